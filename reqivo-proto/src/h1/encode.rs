@@ -1,0 +1,178 @@
+//! Request encoding: the head (RFC 9112 §3, §5) and chunk framing (RFC 9112 §7.1).
+//!
+//! Everything is validated before the first byte is queued, so a rejected request leaves the transmit
+//! buffer untouched and no caller-supplied byte can end a line early (header injection).
+
+use std::fmt::Write as _;
+
+use bytes::{BufMut, BytesMut};
+use http::{header, HeaderMap, Method};
+
+use super::{BodyLength, RequestHead, UsageError};
+
+/// What the connection needs to remember about the request it sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct RequestInfo {
+    /// The request carried `Connection: close`.
+    pub close: bool,
+    /// The request carried `Expect: 100-continue` and has a body to hold back.
+    pub expect_continue: bool,
+    /// HEAD: the response never has a body (RFC 9112 §6.3 rule 1).
+    pub is_head: bool,
+    /// CONNECT: a 2xx response turns the connection into a tunnel (RFC 9112 §6.3 rule 2).
+    pub is_connect: bool,
+}
+
+/// Validates `head` and appends the encoded request head to `dst`.
+pub(super) fn encode_head(
+    dst: &mut BytesMut,
+    head: &RequestHead<'_>,
+    body: BodyLength,
+) -> Result<RequestInfo, UsageError> {
+    let info = validate(head, body)?;
+
+    // Size the buffer once; the estimate only needs to be close.
+    let fields: usize = head.headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum();
+    dst.reserve(head.method.as_str().len() + head.target.len() + head.host.len() + fields + 64);
+
+    dst.put_slice(head.method.as_str().as_bytes());
+    dst.put_u8(b' ');
+    dst.put_slice(head.target.as_bytes());
+    dst.put_slice(b" HTTP/1.1\r\nHost: ");
+    dst.put_slice(head.host.as_bytes());
+    dst.put_slice(b"\r\n");
+    for (name, value) in head.headers {
+        dst.put_slice(name.as_str().as_bytes());
+        dst.put_slice(b": ");
+        dst.put_slice(value.as_bytes());
+        dst.put_slice(b"\r\n");
+    }
+    match body {
+        BodyLength::None => {}
+        // Writing to a BytesMut cannot fail: it grows as needed.
+        BodyLength::Known(n) => {
+            let _ = write!(dst, "Content-Length: {n}\r\n");
+        }
+        BodyLength::Chunked => dst.put_slice(b"Transfer-Encoding: chunked\r\n"),
+    }
+    dst.put_slice(b"\r\n");
+    Ok(info)
+}
+
+/// Appends one chunk (`{hex len}\r\n{data}\r\n`). Empty data would read as the last chunk, so it is skipped.
+pub(super) fn encode_chunk(dst: &mut BytesMut, data: &[u8]) {
+    if data.is_empty() {
+        return;
+    }
+    dst.reserve(data.len() + 20);
+    let _ = write!(dst, "{:x}\r\n", data.len());
+    dst.put_slice(data);
+    dst.put_slice(b"\r\n");
+}
+
+/// Appends the last chunk and an empty trailer section.
+pub(super) fn encode_last_chunk(dst: &mut BytesMut) {
+    dst.put_slice(b"0\r\n\r\n");
+}
+
+fn validate(head: &RequestHead<'_>, body: BodyLength) -> Result<RequestInfo, UsageError> {
+    let method = head.method;
+    if method.as_str().is_empty() || !method.as_str().bytes().all(is_tchar) {
+        return Err(UsageError::InvalidMethod);
+    }
+    if !valid_target(method, head.target) {
+        return Err(UsageError::InvalidTarget);
+    }
+    if !valid_authority(head.host) {
+        return Err(UsageError::InvalidHost);
+    }
+    let mut info = RequestInfo {
+        is_head: method == Method::HEAD,
+        is_connect: method == Method::CONNECT,
+        ..RequestInfo::default()
+    };
+    for (name, value) in head.headers {
+        if name == header::CONTENT_LENGTH || name == header::TRANSFER_ENCODING {
+            return Err(UsageError::FramingHeader(name.as_str().to_owned()));
+        }
+        if name == header::HOST {
+            return Err(UsageError::HostHeader);
+        }
+        // `HeaderName` and `HeaderValue` normally guarantee this, but the `_unchecked` constructors do not.
+        if name.as_str().is_empty() || !name.as_str().bytes().all(is_tchar) {
+            return Err(UsageError::InvalidHeader(name.as_str().to_owned()));
+        }
+        if !value.as_bytes().iter().all(|&b| is_field_byte(b)) {
+            return Err(UsageError::InvalidHeader(name.as_str().to_owned()));
+        }
+    }
+    info.close = has_token(head.headers, header::CONNECTION, "close");
+    let has_body = matches!(body, BodyLength::Chunked) || matches!(body, BodyLength::Known(n) if n > 0);
+    info.expect_continue = has_body
+        && head.headers.get_all(header::EXPECT).iter().any(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    Ok(info)
+}
+
+/// RFC 9112 §3.2: origin-form, or absolute-form (for proxies), or authority-form for CONNECT, or `*` for
+/// OPTIONS. Only visible ASCII: the URL layer percent-encodes everything else.
+fn valid_target(method: &Method, target: &str) -> bool {
+    if *method == Method::CONNECT {
+        return valid_authority(target);
+    }
+    if target == "*" {
+        return *method == Method::OPTIONS;
+    }
+    let visible = target.bytes().all(|b| b.is_ascii_graphic());
+    visible && (target.starts_with('/') || has_scheme(target))
+}
+
+/// `scheme "://"`, the start of an absolute-form target.
+fn has_scheme(target: &str) -> bool {
+    let Some((scheme, _)) = target.split_once("://") else { return false };
+    let mut bytes = scheme.bytes();
+    bytes.next().is_some_and(|b| b.is_ascii_alphabetic())
+        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+}
+
+/// RFC 3986 §3.2.2 host (reg-name, IPv4, IP-literal) with an optional port: unreserved, pct-encoded,
+/// sub-delims, `:`, `[` and `]`.
+fn valid_authority(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes().all(|b| {
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'-' | b'.' | b'_' | b'~' | b'%' | b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b','
+                        | b';' | b'=' | b':' | b'[' | b']'
+                )
+        })
+}
+
+/// RFC 9110 §5.6.2 token character.
+pub(super) fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(b, b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~')
+}
+
+/// RFC 9110 §5.5 field-value byte: HTAB, SP, VCHAR, obs-text. No CR, LF, NUL or other control.
+fn is_field_byte(b: u8) -> bool {
+    b == b'\t' || (b' '..=b'~').contains(&b) || b >= 0x80
+}
+
+/// True when any value of `name` holds `token` as a comma-separated list element (case-insensitive).
+pub(super) fn has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
+    headers.get_all(name).iter().any(|value| {
+        value.as_bytes().split(|&b| b == b',').any(|item| trim_ows(item).eq_ignore_ascii_case(token.as_bytes()))
+    })
+}
+
+/// Strips optional whitespace (SP / HTAB) from both ends.
+pub(super) fn trim_ows(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = s {
+        s = rest;
+    }
+    s
+}

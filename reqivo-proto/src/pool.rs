@@ -1,0 +1,213 @@
+//! Connection-pool bookkeeping, sans I/O.
+//!
+//! The pool holds idle connections of any type `C` per origin and counts the connections in use. It
+//! decides; the driver acts: [`Pool::checkout`] answers reuse this idle connection, open a new one, or
+//! wait for a slot; [`Pool::checkin`] takes a clean connection back (LIFO: the most recently used one is
+//! reused first, so idle ones age out and warm ones stay warm); [`Pool::release`] frees the slot of a
+//! connection that was closed instead. Waking waiters and closing sockets are the driver's job.
+//!
+//! ```text
+//!   checkout ──▶ Reuse(conn)  ──▶ (request) ──▶ checkin(conn) ──▶ idle (LIFO stack)
+//!            ├─▶ Connect      ──▶ (connect) ──▶ … same …     └─▶ over max_idle ⇒ handed back to close
+//!            └─▶ Wait (max_per_host reached; retry after a checkin/release)
+//!   failure / dirty connection ──▶ release(key)
+//! ```
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// The origin a connection is bound to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PoolKey {
+    /// True for `https`.
+    pub tls: bool,
+    /// Lower-case host name or IP literal (no brackets).
+    pub host: String,
+    /// The port.
+    pub port: u16,
+}
+
+/// Pool settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolConfig {
+    /// Most idle connections kept per origin. Default 32.
+    pub max_idle_per_host: usize,
+    /// Most connections (idle + in use + connecting) per origin; `None` = unlimited. Default `None`.
+    pub max_per_host: Option<usize>,
+    /// Idle connections older than this are closed instead of reused. Default 90 s.
+    pub idle_timeout: Option<Duration>,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        PoolConfig { max_idle_per_host: 32, max_per_host: None, idle_timeout: Some(Duration::from_secs(90)) }
+    }
+}
+
+/// Counters, readable at any time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PoolStats {
+    /// Connections idle in the pool now.
+    pub idle: usize,
+    /// Connections checked out (or being opened) now.
+    pub in_use: usize,
+    /// Connections opened since the pool was created.
+    pub opened: u64,
+    /// Checkouts served by an idle connection.
+    pub reused: u64,
+}
+
+/// The answer to [`Pool::checkout`].
+#[derive(Debug)]
+pub enum Checkout<C> {
+    /// Reuse this idle connection (check it is still open first; if not, `release` and check out again).
+    Reuse(C),
+    /// Open a new connection; its slot is already counted as in use.
+    Connect,
+    /// The origin is at `max_per_host`: wait for a `checkin` or `release`, then check out again.
+    Wait,
+}
+
+#[derive(Debug)]
+struct Origin<C> {
+    idle: Vec<(C, Instant)>,
+    active: usize,
+}
+
+/// The pool. Generic over the connection type so both drivers share it.
+#[derive(Debug)]
+pub struct Pool<C> {
+    config: PoolConfig,
+    origins: HashMap<PoolKey, Origin<C>>,
+    opened: u64,
+    reused: u64,
+}
+
+impl<C> Pool<C> {
+    /// An empty pool.
+    pub fn new(config: PoolConfig) -> Self {
+        Pool { config, origins: HashMap::new(), opened: 0, reused: 0 }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &PoolConfig {
+        &self.config
+    }
+
+    /// Asks for a connection to `key` at `now`. Expired idle connections are returned in `expired` for
+    /// the driver to close.
+    pub fn checkout(&mut self, key: &PoolKey, now: Instant, expired: &mut Vec<C>) -> Checkout<C> {
+        let idle_timeout = self.config.idle_timeout;
+        if !self.origins.contains_key(key) {
+            self.origins.insert(key.clone(), Origin { idle: Vec::new(), active: 0 });
+        }
+        let Some(origin) = self.origins.get_mut(key) else { unreachable!("inserted above") };
+        if let Some(limit) = idle_timeout {
+            // LIFO: the oldest idle connections sit at the bottom of the stack.
+            let keep_from = origin.idle.iter().position(|(_, since)| now.saturating_duration_since(*since) < limit);
+            let stale = keep_from.unwrap_or(origin.idle.len());
+            expired.extend(origin.idle.drain(..stale).map(|(c, _)| c));
+        }
+        if let Some((conn, _)) = origin.idle.pop() {
+            origin.active += 1;
+            self.reused += 1;
+            return Checkout::Reuse(conn);
+        }
+        if self.config.max_per_host.is_some_and(|max| origin.active >= max) {
+            return Checkout::Wait;
+        }
+        origin.active += 1;
+        self.opened += 1;
+        Checkout::Connect
+    }
+
+    /// Takes back a clean connection at `now`. Returns it when the origin already keeps
+    /// `max_idle_per_host` idle connections: the driver closes it.
+    pub fn checkin(&mut self, key: &PoolKey, conn: C, now: Instant) -> Option<C> {
+        let max_idle = self.config.max_idle_per_host;
+        let Some(origin) = self.origins.get_mut(key) else { return Some(conn) };
+        origin.active = origin.active.saturating_sub(1);
+        if origin.idle.len() >= max_idle {
+            return Some(conn);
+        }
+        origin.idle.push((conn, now));
+        None
+    }
+
+    /// The connection of a checked-out slot was closed (failed, dirty, or dropped mid-request).
+    pub fn release(&mut self, key: &PoolKey) {
+        if let Some(origin) = self.origins.get_mut(key) {
+            origin.active = origin.active.saturating_sub(1);
+            if origin.active == 0 && origin.idle.is_empty() {
+                self.origins.remove(key);
+            }
+        }
+    }
+
+    /// Current counters.
+    pub fn stats(&self) -> PoolStats {
+        let (idle, in_use) =
+            self.origins.values().fold((0, 0), |(idle, used), o| (idle + o.idle.len(), used + o.active));
+        PoolStats { idle, in_use, opened: self.opened, reused: self.reused }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(host: &str) -> PoolKey {
+        PoolKey { tls: false, host: host.into(), port: 80 }
+    }
+
+    #[test]
+    fn lifo_reuse_and_stats() {
+        let mut pool = Pool::new(PoolConfig::default());
+        let now = Instant::now();
+        let mut expired = Vec::new();
+        assert!(matches!(pool.checkout(&key("a"), now, &mut expired), Checkout::Connect));
+        assert!(matches!(pool.checkout(&key("a"), now, &mut expired), Checkout::Connect));
+        assert_eq!(pool.checkin(&key("a"), 1, now), None);
+        assert_eq!(pool.checkin(&key("a"), 2, now), None);
+        assert_eq!(pool.stats(), PoolStats { idle: 2, in_use: 0, opened: 2, reused: 0 });
+        assert!(matches!(pool.checkout(&key("a"), now, &mut expired), Checkout::Reuse(2)));
+        assert!(matches!(pool.checkout(&key("b"), now, &mut expired), Checkout::Connect));
+        assert_eq!(pool.stats(), PoolStats { idle: 1, in_use: 2, opened: 3, reused: 1 });
+    }
+
+    #[test]
+    fn max_idle_hands_back_surplus() {
+        let mut pool = Pool::new(PoolConfig { max_idle_per_host: 1, ..PoolConfig::default() });
+        let now = Instant::now();
+        let mut expired = Vec::new();
+        pool.checkout(&key("a"), now, &mut expired);
+        pool.checkout(&key("a"), now, &mut expired);
+        assert_eq!(pool.checkin(&key("a"), 1, now), None);
+        assert_eq!(pool.checkin(&key("a"), 2, now), Some(2));
+    }
+
+    #[test]
+    fn max_per_host_waits_until_release() {
+        let mut pool: Pool<u32> = Pool::new(PoolConfig { max_per_host: Some(1), ..PoolConfig::default() });
+        let now = Instant::now();
+        let mut expired = Vec::new();
+        assert!(matches!(pool.checkout(&key("a"), now, &mut expired), Checkout::Connect));
+        assert!(matches!(pool.checkout(&key("a"), now, &mut expired), Checkout::Wait));
+        pool.release(&key("a"));
+        assert!(matches!(pool.checkout(&key("a"), now, &mut expired), Checkout::Connect));
+    }
+
+    #[test]
+    fn idle_expiry_returns_stale_connections() {
+        let mut pool = Pool::new(PoolConfig { idle_timeout: Some(Duration::from_secs(10)), ..PoolConfig::default() });
+        let t0 = Instant::now();
+        let mut expired = Vec::new();
+        pool.checkout(&key("a"), t0, &mut expired);
+        pool.checkout(&key("a"), t0, &mut expired);
+        pool.checkin(&key("a"), 1, t0);
+        pool.checkin(&key("a"), 2, t0 + Duration::from_secs(8));
+        let got = pool.checkout(&key("a"), t0 + Duration::from_secs(12), &mut expired);
+        assert!(matches!(got, Checkout::Reuse(2)));
+        assert_eq!(expired, vec![1]);
+    }
+}

@@ -1,0 +1,247 @@
+//! URL handling over [`http::Uri`]: splitting an absolute URL into what the connection needs, resolving
+//! relative references (RFC 3986 §5.2, for `base_url` and redirects), and query/form encoding.
+
+use std::fmt;
+
+use http::Uri;
+
+use crate::pool::PoolKey;
+
+/// Why a URL was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrlError(String);
+
+impl UrlError {
+    fn new(msg: impl Into<String>) -> Self {
+        UrlError(msg.into())
+    }
+}
+
+impl fmt::Display for UrlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UrlError {}
+
+/// The parts of an absolute `http`, `https`, `ws` or `wss` URL that a request needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// Where to connect (scheme class, host, port).
+    pub key: PoolKey,
+    /// The origin-form request target: path and query, at least `/`.
+    pub path_and_query: String,
+    /// The `Host` header value: the host, with `:port` when not the scheme's default.
+    pub host_header: String,
+}
+
+/// The default port of a scheme we speak, or `None` when we do not speak it.
+fn default_port(scheme: &str) -> Option<(u16, bool)> {
+    match scheme {
+        "http" | "ws" => Some((80, false)),
+        "https" | "wss" => Some((443, true)),
+        _ => None,
+    }
+}
+
+impl Target {
+    /// Splits an absolute URL. Userinfo (`user:pass@`) is refused: credentials belong in headers.
+    pub fn from_uri(uri: &Uri) -> Result<Target, UrlError> {
+        let scheme = uri.scheme_str().ok_or_else(|| UrlError::new("URL has no scheme"))?;
+        let scheme = scheme.to_ascii_lowercase();
+        let (default, tls) =
+            default_port(&scheme).ok_or_else(|| UrlError::new(format!("unsupported URL scheme {scheme:?}")))?;
+        let authority = uri.authority().ok_or_else(|| UrlError::new("URL has no host"))?;
+        if authority.as_str().contains('@') {
+            return Err(UrlError::new("credentials in the URL are not supported; use a header"));
+        }
+        let host = authority.host();
+        if host.is_empty() {
+            return Err(UrlError::new("URL has an empty host"));
+        }
+        let port = authority.port_u16().unwrap_or(default);
+        let bare_host = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+        let host_header = if port == default { host.to_ascii_lowercase() } else { format!("{}:{port}", host.to_ascii_lowercase()) };
+        let path_and_query = match uri.path_and_query() {
+            Some(pq) if pq.as_str().starts_with('/') => pq.as_str().to_owned(),
+            Some(pq) => format!("/{}", pq.as_str()),
+            None => "/".to_owned(),
+        };
+        Ok(Target { key: PoolKey { tls, host: bare_host, port }, path_and_query, host_header })
+    }
+}
+
+/// Resolves `reference` against the absolute `base` (RFC 3986 §5.2). An absolute reference is returned
+/// as is (normalised).
+pub fn resolve(base: &Uri, reference: &str) -> Result<Uri, UrlError> {
+    let reference = reference.trim();
+    if has_scheme(reference) {
+        return reference.parse::<Uri>().map_err(|e| UrlError::new(format!("invalid URL {reference:?}: {e}")));
+    }
+    let scheme = base.scheme_str().ok_or_else(|| UrlError::new("base URL has no scheme"))?;
+    let base_authority = base.authority().map(|a| a.as_str()).unwrap_or("");
+    // Drop the fragment: it never goes on the wire.
+    let reference = reference.split('#').next().unwrap_or("");
+    let joined = if let Some(rest) = reference.strip_prefix("//") {
+        format!("{scheme}://{rest}")
+    } else {
+        let (ref_path, ref_query) = match reference.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (reference, None),
+        };
+        let base_path = base.path();
+        let (path, query) = if ref_path.is_empty() {
+            (base_path.to_owned(), ref_query.map(str::to_owned).or_else(|| base.query().map(str::to_owned)))
+        } else if ref_path.starts_with('/') {
+            (remove_dot_segments(ref_path), ref_query.map(str::to_owned))
+        } else {
+            let merged = match base_path.rfind('/') {
+                Some(i) => format!("{}{}", &base_path[..=i], ref_path),
+                None => format!("/{ref_path}"),
+            };
+            (remove_dot_segments(&merged), ref_query.map(str::to_owned))
+        };
+        let path = if path.is_empty() { "/".to_owned() } else { path };
+        match query {
+            Some(q) => format!("{scheme}://{base_authority}{path}?{q}"),
+            None => format!("{scheme}://{base_authority}{path}"),
+        }
+    };
+    joined.parse::<Uri>().map_err(|e| UrlError::new(format!("invalid URL {joined:?}: {e}")))
+}
+
+fn has_scheme(s: &str) -> bool {
+    let Some(colon) = s.find(':') else { return false };
+    let scheme = &s[..colon];
+    !scheme.is_empty()
+        && scheme.as_bytes()[0].is_ascii_alphabetic()
+        && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'-' || b == b'.')
+}
+
+/// RFC 3986 §5.2.4.
+fn remove_dot_segments(path: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    let segments: Vec<&str> = path.split('/').collect();
+    let last = segments.len() - 1;
+    for (i, seg) in segments.iter().enumerate() {
+        match *seg {
+            "." => {
+                if i == last {
+                    out.push("");
+                }
+            }
+            ".." => {
+                if out.len() > 1 {
+                    out.pop();
+                }
+                if i == last {
+                    out.push("");
+                }
+            }
+            s => out.push(s),
+        }
+    }
+    let joined = out.join("/");
+    if path.starts_with('/') && !joined.starts_with('/') {
+        format!("/{joined}")
+    } else {
+        joined
+    }
+}
+
+/// Percent-encodes `s` for a query component or an `application/x-www-form-urlencoded` body
+/// (space as `+`, unreserved characters kept).
+pub fn form_encode_into(out: &mut String, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &b in s.as_bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => out.push(b as char),
+            b' ' => out.push('+'),
+            _ => {
+                out.push('%');
+                out.push(HEX[(b >> 4) as usize] as char);
+                out.push(HEX[(b & 15) as usize] as char);
+            }
+        }
+    }
+}
+
+/// Encodes name/value pairs as `a=1&b=2`.
+pub fn form_encode<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let mut out = String::new();
+    for (name, value) in pairs {
+        if !out.is_empty() {
+            out.push('&');
+        }
+        form_encode_into(&mut out, name);
+        out.push('=');
+        form_encode_into(&mut out, value);
+    }
+    out
+}
+
+/// Appends encoded pairs to the query of `uri`.
+pub fn append_query(uri: &Uri, encoded_pairs: &str) -> Result<Uri, UrlError> {
+    if encoded_pairs.is_empty() {
+        return Ok(uri.clone());
+    }
+    let s = uri.to_string();
+    let (without_fragment, _) = s.split_once('#').unwrap_or((&s, ""));
+    let sep = if uri.query().is_some_and(|q| !q.is_empty()) { "&" } else if without_fragment.ends_with('?') { "" } else { "?" };
+    let joined = format!("{without_fragment}{sep}{encoded_pairs}");
+    joined.parse::<Uri>().map_err(|e| UrlError::new(format!("invalid URL {joined:?}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(base: &str, reference: &str) -> String {
+        resolve(&base.parse().unwrap(), reference).unwrap().to_string()
+    }
+
+    #[test]
+    fn rfc3986_examples() {
+        let base = "http://a/b/c/d;p?q";
+        assert_eq!(r(base, "g"), "http://a/b/c/g");
+        assert_eq!(r(base, "./g"), "http://a/b/c/g");
+        assert_eq!(r(base, "g/"), "http://a/b/c/g/");
+        assert_eq!(r(base, "/g"), "http://a/g");
+        assert_eq!(r(base, "//g"), "http://g/");
+        assert_eq!(r(base, "?y"), "http://a/b/c/d;p?y");
+        assert_eq!(r(base, "g?y"), "http://a/b/c/g?y");
+        assert_eq!(r(base, ""), "http://a/b/c/d;p?q");
+        assert_eq!(r(base, "."), "http://a/b/c/");
+        assert_eq!(r(base, ".."), "http://a/b/");
+        assert_eq!(r(base, "../g"), "http://a/b/g");
+        assert_eq!(r(base, "../../g"), "http://a/g");
+        assert_eq!(r(base, "../../../g"), "http://a/g");
+        assert_eq!(r(base, "g#s"), "http://a/b/c/g");
+        assert_eq!(r(base, "https://x:8443/y"), "https://x:8443/y");
+    }
+
+    #[test]
+    fn target_parts() {
+        let t = Target::from_uri(&"http://Example.com:8080/a?b=1".parse().unwrap()).unwrap();
+        assert_eq!(t.key, PoolKey { tls: false, host: "example.com".into(), port: 8080 });
+        assert_eq!(t.path_and_query, "/a?b=1");
+        assert_eq!(t.host_header, "example.com:8080");
+        let t = Target::from_uri(&"https://[::1]".parse().unwrap()).unwrap();
+        assert_eq!(t.key, PoolKey { tls: true, host: "::1".into(), port: 443 });
+        assert_eq!(t.host_header, "[::1]");
+        assert_eq!(t.path_and_query, "/");
+        assert!(Target::from_uri(&"ftp://x/".parse().unwrap()).is_err());
+        assert!(Target::from_uri(&"http://u:p@x/".parse().unwrap()).is_err());
+        assert!(Target::from_uri(&"/relative".parse().unwrap()).is_err());
+    }
+
+    #[test]
+    fn encoding() {
+        assert_eq!(form_encode([("a b", "c&d"), ("é", "x=y")]), "a+b=c%26d&%C3%A9=x%3Dy");
+        let u: Uri = "http://h/p?x=1".parse().unwrap();
+        assert_eq!(append_query(&u, "y=2").unwrap().to_string(), "http://h/p?x=1&y=2");
+        let u: Uri = "http://h/p".parse().unwrap();
+        assert_eq!(append_query(&u, "y=2").unwrap().to_string(), "http://h/p?y=2");
+    }
+}

@@ -1,0 +1,180 @@
+//! `Body`: the blocking response body (`io::Read` and `chunk()`). Mirrors `tokio/body.rs`.
+
+use std::collections::VecDeque;
+use std::io::{self, Read};
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, Bytes, BytesMut};
+use http::{HeaderMap, Method};
+
+use super::pump::{Conn, Wait};
+use crate::body::{drain_buffered, BodyDecoder, Step};
+use crate::error::Result;
+use crate::exchange::drain_more;
+use crate::pool::Pooled;
+use crate::response::{decode_text, BodyTimings, Response};
+
+/// A response body being read from its connection. When the body ends, the connection goes back to the
+/// pool; when the body is dropped before its end, the connection is closed.
+pub struct Body {
+    conn: Option<Pooled<Conn>>,
+    decoder: BodyDecoder,
+    pending: VecDeque<Bytes>,
+    wait: Wait,
+    started: Instant,
+    elapsed: Option<Duration>,
+}
+
+impl Body {
+    pub(crate) fn new(pooled: Pooled<Conn>, wait: Wait, gzip: bool, limit: Option<u64>, _method: &Method) -> Result<Body> {
+        let mut body = Body {
+            conn: Some(pooled),
+            decoder: BodyDecoder::new(gzip, limit),
+            pending: VecDeque::new(),
+            wait,
+            started: Instant::now(),
+            elapsed: None,
+        };
+        body.drain()?;
+        Ok(body)
+    }
+
+    /// Decodes what is already buffered; returns the connection to the pool if the body ended.
+    fn drain(&mut self) -> Result<()> {
+        let Some(pooled) = &mut self.conn else { return Ok(()) };
+        match drain_buffered(&mut pooled.conn.proto, &mut self.decoder, &mut self.pending) {
+            Ok(true) => self.finish(),
+            Ok(false) => {}
+            Err(e) => {
+                self.conn = None;
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) {
+        self.elapsed = Some(self.started.elapsed());
+        if let Some(mut pooled) = self.conn.take() {
+            if pooled.conn.proto.close_reason().is_none() && pooled.conn.proto.start_next_cycle().is_ok() {
+                pooled.checkin();
+            }
+        }
+    }
+
+    /// The next piece of the body, `None` at its end.
+    pub fn chunk(&mut self) -> Result<Option<Bytes>> {
+        loop {
+            if let Some(b) = self.pending.pop_front() {
+                return Ok(Some(b));
+            }
+            let Some(pooled) = &mut self.conn else { return Ok(None) };
+            let step = pooled.conn.next_event(&self.wait).and_then(|ev| self.decoder.on_event(ev));
+            match step {
+                Ok(Step::Chunk(b)) => {
+                    self.drain()?;
+                    return Ok(Some(b));
+                }
+                Ok(Step::Continue) => self.drain()?,
+                Ok(Step::End(tail)) => {
+                    self.finish();
+                    return Ok(tail);
+                }
+                Err(e) => {
+                    // The connection is in an unknown state: close it.
+                    self.conn = None;
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// The trailer fields of a chunked body, once the body has been read to its end.
+    pub fn trailers(&self) -> Option<&HeaderMap> {
+        self.decoder.trailers()
+    }
+
+    /// Reads the rest of the body.
+    pub(crate) fn collect(&mut self) -> Result<Bytes> {
+        let first = match self.chunk()? {
+            None => return Ok(Bytes::new()),
+            Some(b) => b,
+        };
+        let Some(second) = self.chunk()? else { return Ok(first) };
+        let mut all = BytesMut::with_capacity(first.len() + second.len());
+        all.extend_from_slice(&first);
+        all.extend_from_slice(&second);
+        while let Some(b) = self.chunk()? {
+            all.extend_from_slice(&b);
+        }
+        Ok(all.freeze())
+    }
+
+    /// Reads a small remaining body so the connection can be reused; drops it when the body is large.
+    pub(crate) fn discard(mut self) {
+        let mut drained = 0;
+        while let Ok(Some(b)) = self.chunk() {
+            if !drain_more(&mut drained, &b) {
+                return;
+            }
+        }
+    }
+}
+
+impl BodyTimings for Body {
+    fn body_time(&self) -> Option<Duration> {
+        self.elapsed
+    }
+}
+
+impl Read for Body {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let Some(mut chunk) = self.chunk().map_err(io::Error::other)? else { return Ok(0) };
+        let n = buf.len().min(chunk.len());
+        buf[..n].copy_from_slice(&chunk[..n]);
+        chunk.advance(n);
+        if !chunk.is_empty() {
+            self.pending.push_front(chunk);
+        }
+        Ok(n)
+    }
+}
+
+impl Response<Body> {
+    /// The next piece of the body, `None` at its end.
+    pub fn chunk(&mut self) -> Result<Option<Bytes>> {
+        self.body.chunk()
+    }
+
+    /// The whole body.
+    pub fn bytes(mut self) -> Result<Bytes> {
+        self.body.collect()
+    }
+
+    /// The whole body as text, decoded with the charset of `Content-Type` (UTF-8 by default).
+    pub fn text(mut self) -> Result<String> {
+        let bytes = self.body.collect()?;
+        Ok(decode_text(&bytes, &self.meta.headers))
+    }
+
+    /// The whole body parsed as JSON.
+    #[cfg(feature = "json")]
+    pub fn json<T: serde::de::DeserializeOwned>(mut self) -> Result<T> {
+        let bytes = self.body.collect()?;
+        crate::response::decode_json(&bytes)
+    }
+
+    /// Trailer fields of a chunked body, after it has been read to its end.
+    pub fn trailers(&self) -> Option<&HeaderMap> {
+        self.body.trailers()
+    }
+}
+
+impl Read for Response<Body> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.body.read(buf)
+    }
+}

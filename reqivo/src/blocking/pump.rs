@@ -1,0 +1,137 @@
+//! The I/O loop: moves bytes between the socket and the core's buffers. Mirrors `tokio/pump.rs`.
+
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use reqivo_proto::deadline::{Deadlines, Phase};
+use reqivo_proto::h1::{ClientConn, Event};
+
+use super::connect::Transport;
+use crate::error::{io_error, Error, ErrorKind, Result};
+
+/// One connection: the socket and its protocol state.
+pub(crate) struct Conn {
+    pub(crate) io: Transport,
+    pub(crate) proto: ClientConn,
+    pub(crate) remote: SocketAddr,
+    /// The socket timeout last set, so it is only changed when it must be (one syscall saved per read).
+    socket_timeout: Option<Duration>,
+}
+
+/// The limits of one wait: the request's deadlines and the phase's own limit (the read gap).
+#[derive(Clone, Copy)]
+pub(crate) struct Wait {
+    pub deadlines: Deadlines,
+    pub gap: Option<Duration>,
+    pub phase: Phase,
+}
+
+/// How a bounded wait ended.
+pub(crate) enum Waited {
+    Event(Event),
+    /// The wait's own limit ran out (not the total deadline).
+    GapElapsed,
+}
+
+impl Conn {
+    pub(crate) fn new(io: Transport, proto: ClientConn, remote: SocketAddr) -> Self {
+        Conn { io, proto, remote, socket_timeout: None }
+    }
+
+    /// Sets the socket's read and write timeouts for the next wait; `Ok(false)` when no time is left.
+    fn arm(&mut self, wait: &Wait) -> Result<bool> {
+        let timeout = match wait.deadlines.next(Instant::now(), wait.gap) {
+            Some((left, _)) if left.is_zero() => return Ok(false),
+            Some((left, _)) => Some(left),
+            None => None,
+        };
+        if timeout != self.socket_timeout {
+            let tcp = self.io.tcp();
+            tcp.set_read_timeout(timeout).and_then(|()| tcp.set_write_timeout(timeout)).map_err(|e| io_error(e, wait.phase))?;
+            self.socket_timeout = timeout;
+        }
+        Ok(true)
+    }
+
+    /// Writes everything the core has queued.
+    pub(crate) fn flush(&mut self, wait: &Wait) -> Result<()> {
+        if self.proto.poll_transmit().is_none() {
+            return Ok(());
+        }
+        while let Some(len) = self.proto.poll_transmit().map(<[u8]>::len) {
+            if !self.arm(wait)? {
+                return Err(Error::timeout(Phase::Write));
+            }
+            let bytes = self.proto.poll_transmit().unwrap_or_default();
+            let n = self.io.write(&bytes[..len]).map_err(|e| io_error(e, Phase::Write))?;
+            if n == 0 {
+                return Err(Error::new(ErrorKind::Io, "connection closed while sending"));
+            }
+            self.proto.advance_transmit(n);
+        }
+        self.io.flush().map_err(|e| io_error(e, Phase::Write))
+    }
+
+    /// One read into the core's buffer; EOF is handed to the core. `Ok(false)` when the wait's own limit
+    /// ran out; a total-deadline expiry is an error.
+    fn fill(&mut self, wait: &Wait) -> Result<bool> {
+        if !self.arm(wait)? {
+            return self.expired(wait);
+        }
+        match read_into(&mut self.io, self.proto.recv_buf()) {
+            Ok(0) => self.proto.handle_eof(),
+            Ok(_) => {}
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                return self.expired(wait);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io_error(e, wait.phase)),
+        }
+        Ok(true)
+    }
+
+    fn expired(&self, wait: &Wait) -> Result<bool> {
+        if wait.deadlines.expired(Instant::now()) {
+            Err(Error::timeout(wait.phase))
+        } else {
+            Ok(false)
+        }
+    }
+
+    /// The next event, reading as needed; the wait's own limit running out is reported, not an error.
+    pub(crate) fn wait_event(&mut self, wait: &Wait) -> Result<Waited> {
+        loop {
+            self.flush(wait)?;
+            if let Some(event) = self.proto.poll_event()? {
+                return Ok(Waited::Event(event));
+            }
+            if !self.proto.wants_read() {
+                return Err(Error::new(ErrorKind::Protocol, "connection stalled: no event and nothing to read"));
+            }
+            if !self.fill(wait)? {
+                return Ok(Waited::GapElapsed);
+            }
+        }
+    }
+
+    /// The next event; any timeout is an error.
+    pub(crate) fn next_event(&mut self, wait: &Wait) -> Result<Event> {
+        match self.wait_event(wait)? {
+            Waited::Event(event) => Ok(event),
+            Waited::GapElapsed => Err(Error::timeout(wait.phase)),
+        }
+    }
+}
+
+/// Reads into the spare capacity the core reserved. std has no stable API to read into uninitialised
+/// memory, so the spare region is zeroed first.
+fn read_into(io: &mut impl Read, buf: &mut BytesMut) -> std::io::Result<usize> {
+    let len = buf.len();
+    let room = (buf.capacity() - len).max(8 * 1024);
+    buf.resize(len + room, 0);
+    let result = io.read(&mut buf[len..]);
+    buf.truncate(len + *result.as_ref().unwrap_or(&0));
+    result
+}

@@ -1,0 +1,151 @@
+//! Turning response events into body chunks, shared by both drivers: content decoding (gzip), trailers,
+//! and the size limit on decoded bytes.
+
+use bytes::Bytes;
+use http::HeaderMap;
+use reqivo_proto::h1::Event;
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// What the driver does after handing an event to [`BodyDecoder::on_event`].
+pub(crate) enum Step {
+    /// Give these bytes to the reader.
+    Chunk(Bytes),
+    /// Nothing to give yet: fetch the next event.
+    Continue,
+    /// The body is complete (with a last decoded piece, if any); the connection may go back to the pool.
+    End(Option<Bytes>),
+}
+
+/// Body-level decoding state of one response.
+pub(crate) struct BodyDecoder {
+    #[cfg(feature = "gzip")]
+    gzip: Option<gzip::Gzip>,
+    trailers: Option<HeaderMap>,
+}
+
+impl BodyDecoder {
+    /// `gzip` when the response is `Content-Encoding: gzip` and decoding is on; `limit` caps decoded bytes.
+    pub(crate) fn new(gzip: bool, limit: Option<u64>) -> Self {
+        #[cfg(not(feature = "gzip"))]
+        let _ = (gzip, limit);
+        BodyDecoder {
+            #[cfg(feature = "gzip")]
+            gzip: gzip.then(|| gzip::Gzip::new(limit)),
+            trailers: None,
+        }
+    }
+
+    pub(crate) fn trailers(&self) -> Option<&HeaderMap> {
+        self.trailers.as_ref()
+    }
+
+    pub(crate) fn on_event(&mut self, event: Event) -> Result<Step> {
+        match event {
+            Event::Data(data) => self.decode(data),
+            Event::Trailers(t) => {
+                self.trailers = Some(t);
+                Ok(Step::Continue)
+            }
+            Event::End => {
+                #[cfg(feature = "gzip")]
+                if let Some(g) = &mut self.gzip {
+                    let tail = g.finish()?;
+                    return Ok(Step::End((!tail.is_empty()).then_some(tail)));
+                }
+                Ok(Step::End(None))
+            }
+            Event::Head(_) | Event::Informational(_) | Event::Upgraded { .. } => {
+                Err(Error::new(ErrorKind::Protocol, "unexpected response head inside a body"))
+            }
+        }
+    }
+
+    fn decode(&mut self, data: Bytes) -> Result<Step> {
+        #[cfg(feature = "gzip")]
+        if let Some(g) = &mut self.gzip {
+            let out = g.push(&data)?;
+            return Ok(if out.is_empty() { Step::Continue } else { Step::Chunk(out) });
+        }
+        Ok(Step::Chunk(data))
+    }
+}
+
+#[cfg(feature = "gzip")]
+mod gzip {
+    use std::io::Write;
+
+    use bytes::Bytes;
+    use flate2::write::GzDecoder;
+
+    use crate::error::{Error, ErrorKind, Result};
+
+    /// Input is fed in small steps so one compressed chunk cannot expand past the limit unchecked
+    /// (deflate expands at most ~1032:1, so 1 KiB of input yields at most ~1 MiB).
+    const STEP: usize = 1024;
+
+    pub(super) struct Gzip {
+        decoder: GzDecoder<Vec<u8>>,
+        limit: Option<u64>,
+        produced: u64,
+    }
+
+    impl Gzip {
+        pub(super) fn new(limit: Option<u64>) -> Self {
+            Gzip { decoder: GzDecoder::new(Vec::new()), limit, produced: 0 }
+        }
+
+        fn take(&mut self) -> Result<Bytes> {
+            let out = std::mem::take(self.decoder.get_mut());
+            self.produced += out.len() as u64;
+            if self.limit.is_some_and(|l| self.produced > l) {
+                return Err(Error::new(ErrorKind::TooLarge, "decoded body exceeds the size limit"));
+            }
+            Ok(out.into())
+        }
+
+        pub(super) fn push(&mut self, mut data: &[u8]) -> Result<Bytes> {
+            let mut out = Vec::new();
+            while !data.is_empty() {
+                let n = self.decoder.write(&data[..data.len().min(STEP)]).map_err(bad_gzip)?;
+                if n == 0 {
+                    return Err(Error::new(ErrorKind::Decode, "data after the end of the gzip stream"));
+                }
+                data = &data[n..];
+                out.extend_from_slice(&self.take()?);
+            }
+            Ok(out.into())
+        }
+
+        pub(super) fn finish(&mut self) -> Result<Bytes> {
+            self.decoder.try_finish().map_err(bad_gzip)?;
+            let tail = self.take()?;
+            Ok(tail)
+        }
+    }
+
+    fn bad_gzip(e: std::io::Error) -> Error {
+        Error::new(ErrorKind::Decode, "invalid gzip body").with_source(e)
+    }
+}
+
+/// Pulls every event already decodable from the receive buffer (no I/O) into `pending`, so a small
+/// response that arrived in one read is complete at once and its connection goes straight back to the
+/// pool. Returns true when the body ended.
+pub(crate) fn drain_buffered(
+    proto: &mut reqivo_proto::h1::ClientConn,
+    decoder: &mut BodyDecoder,
+    pending: &mut std::collections::VecDeque<Bytes>,
+) -> Result<bool> {
+    while let Some(event) = proto.poll_event()? {
+        match decoder.on_event(event)? {
+            Step::Chunk(b) => pending.push_back(b),
+            Step::Continue => {}
+            Step::End(tail) => {
+                pending.extend(tail);
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}

@@ -1,0 +1,103 @@
+//! The pure steps of one logical request that both drivers take in the same order: framing choice,
+//! retry rule, redirect application, response head shaping. No I/O here.
+
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use http::header::{HeaderMap, AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, PROXY_AUTHORIZATION};
+use http::{Method, Uri};
+use reqivo_proto::h1::{BodyLength, ResponseHead};
+use reqivo_proto::redirect::{Follow, RedirectError};
+
+use crate::error::{Error, ErrorKind};
+use crate::request::{Prepared, RequestBody};
+use crate::response::{Meta, Timings};
+
+/// How the body is framed: `Content-Length` when its size is known, chunked for streams. An empty body
+/// gets `Content-Length: 0` on methods that normally carry one (RFC 9110 §8.6).
+pub(crate) fn body_length<St>(method: &Method, body: &RequestBody<St>) -> BodyLength {
+    match body {
+        RequestBody::Empty if matches!(*method, Method::POST | Method::PUT | Method::PATCH) => BodyLength::Known(0),
+        RequestBody::Empty => BodyLength::None,
+        RequestBody::Bytes(b) => BodyLength::Known(b.len() as u64),
+        RequestBody::Stream(_) => BodyLength::Chunked,
+    }
+}
+
+/// Whether a failed attempt may be sent again on a fresh connection: only when the connection was a
+/// reused one (it may have been closed by the server while idle), no response byte arrived, the error is
+/// a connection failure (not a timeout), the body can be sent again, and either the method is idempotent
+/// or the request had not been fully written.
+pub(crate) fn may_retry(
+    error: &Error,
+    reused: bool,
+    response_started: bool,
+    method: &Method,
+    request_written: bool,
+    body_replayable: bool,
+) -> bool {
+    reused
+        && !response_started
+        && matches!(error.kind(), ErrorKind::Io | ErrorKind::Protocol)
+        && body_replayable
+        && (method.is_idempotent() || !request_written)
+}
+
+/// Points the request at the redirect target.
+pub(crate) fn apply_redirect<St>(req: &mut Prepared<St>, follow: Follow) {
+    if follow.drop_body {
+        req.body = RequestBody::Empty;
+        for name in [CONTENT_TYPE, CONTENT_LENGTH, CONTENT_ENCODING] {
+            req.headers.remove(name);
+        }
+    }
+    if follow.cross_origin {
+        for name in [AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION] {
+            req.headers.remove(name);
+        }
+    }
+    req.method = follow.method;
+    req.url = follow.url;
+}
+
+pub(crate) fn redirect_error(e: RedirectError, url: &Uri) -> Error {
+    Error::new(ErrorKind::Redirect, "redirect failed").with_source(e).with_url(url)
+}
+
+/// Builds the response metadata; returns whether the body must be gunzipped (then `Content-Encoding`
+/// and `Content-Length` are removed, as they describe the encoded bytes).
+pub(crate) fn response_meta(
+    head: ResponseHead,
+    url: Uri,
+    remote: SocketAddr,
+    timings: Timings,
+    gzip_enabled: bool,
+) -> (Meta, bool) {
+    let mut headers: HeaderMap = head.headers;
+    let gzip = gzip_enabled
+        && headers.get(CONTENT_ENCODING).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"))
+        && headers.get_all(CONTENT_ENCODING).iter().count() == 1;
+    if gzip {
+        headers.remove(CONTENT_ENCODING);
+        headers.remove(CONTENT_LENGTH);
+    }
+    let meta = Meta {
+        status: head.status,
+        version: head.version,
+        reason: head.reason,
+        headers,
+        url,
+        remote_addr: Some(remote),
+        timings,
+    };
+    (meta, gzip)
+}
+
+/// Redirect responses are drained (so their connection is reused) when their body is at most this big.
+pub(crate) const DRAIN_LIMIT: usize = 64 * 1024;
+
+/// Appends `chunk` to a drain counter; false once the redirect body is too big to be worth draining.
+pub(crate) fn drain_more(drained: &mut usize, chunk: &Bytes) -> bool {
+    *drained += chunk.len();
+    *drained <= DRAIN_LIMIT
+}

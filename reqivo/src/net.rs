@@ -1,0 +1,51 @@
+//! Socket helpers shared by both drivers.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use reqivo_proto::deadline::{Deadlines, Phase};
+use reqivo_proto::pool::PoolKey;
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// Whether an idle pooled connection still looks usable: no EOF and no error pending. For plain HTTP
+/// any unread byte also disqualifies it (no request is in flight, so it can only be garbage); over TLS
+/// unread bytes are normal (session tickets, key updates) and only EOF or an error count.
+pub(crate) fn idle_socket_is_open<S: std::os::fd::AsFd>(sock: &S, tls: bool) -> bool {
+    let sock = socket2::SockRef::from(sock);
+    let mut probe = [std::mem::MaybeUninit::<u8>::uninit(); 1];
+    match sock.recv_with_flags(&mut probe, libc::MSG_PEEK | libc::MSG_DONTWAIT) {
+        Ok(0) => false,
+        Ok(_) => tls,
+        Err(e) => e.kind() == std::io::ErrorKind::WouldBlock,
+    }
+}
+
+/// Remaining time for a connect phase, bounded by the connect timeout and the total deadline.
+pub(crate) fn phase_budget(
+    deadlines: &Deadlines,
+    phase_end: Option<Instant>,
+    phase: Phase,
+) -> Result<Option<Duration>> {
+    let now = Instant::now();
+    let phase_left = phase_end.map(|end| end.saturating_duration_since(now));
+    match deadlines.next(now, phase_left) {
+        Some((left, _)) if left.is_zero() => Err(Error::timeout(phase)),
+        Some((left, _)) => Ok(Some(left)),
+        None => Ok(None),
+    }
+}
+
+/// The address of an IP-literal host, which needs no lookup.
+pub(crate) fn ip_literal(key: &PoolKey) -> Option<SocketAddr> {
+    key.host.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, key.port))
+}
+
+/// A failed TCP connect to one address.
+pub(crate) fn connect_error(e: std::io::Error, addr: &SocketAddr) -> Error {
+    if e.kind() == std::io::ErrorKind::TimedOut {
+        Error::timeout(Phase::Connect).with_source(e)
+    } else {
+        Error::new(ErrorKind::Connect, format!("could not connect to {addr}")).with_source(e)
+    }
+}

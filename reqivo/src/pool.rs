@@ -1,0 +1,137 @@
+//! The pool shared by one session's requests: the core's [`Pool`] behind a mutex, plus the guards that
+//! make sure a slot is released (and a dirty connection closed) whatever happens to the request.
+//!
+//! Both drivers use this type; only the way they wait for a free slot differs (a condition variable for
+//! the blocking driver, a `Notify` for the async one).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use reqivo_proto::pool::{Checkout, Pool, PoolConfig, PoolKey, PoolStats};
+
+pub(crate) struct SharedPool<C> {
+    pool: Mutex<Pool<C>>,
+    /// Blocking waiters.
+    pub(crate) freed: Condvar,
+    /// Async waiters.
+    pub(crate) freed_async: tokio::sync::Notify,
+    /// Bumped under the lock whenever a slot or connection is freed, so a blocking waiter that saw the
+    /// pool full cannot miss a wake-up that came between its checkout and its wait.
+    generation: AtomicU64,
+}
+
+/// A connection slot counted as in use; released on drop unless its connection is checked back in.
+pub(crate) struct Slot<C> {
+    pool: Arc<SharedPool<C>>,
+    key: PoolKey,
+    /// False once the connection went back to the pool: nothing left to release.
+    armed: bool,
+}
+
+/// A checked-out connection. Dropping it closes the connection and frees the slot: a request dropped
+/// mid-way never returns a dirty connection to the pool.
+pub(crate) struct Pooled<C> {
+    pub(crate) conn: C,
+    pub(crate) reused: bool,
+    slot: Slot<C>,
+}
+
+/// What a checkout attempt gave.
+pub(crate) enum Attempt<C> {
+    Reuse(Pooled<C>),
+    Connect(Slot<C>),
+    Wait,
+}
+
+impl<C> SharedPool<C> {
+    pub(crate) fn new(config: PoolConfig) -> Arc<Self> {
+        Arc::new(SharedPool {
+            pool: Mutex::new(Pool::new(config)),
+            freed: Condvar::new(),
+            freed_async: tokio::sync::Notify::new(),
+            generation: AtomicU64::new(0),
+        })
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Pool<C>> {
+        // A panic while holding the lock cannot leave the bookkeeping half-updated in a way that matters
+        // more than refusing all further requests would.
+        self.pool.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn stats(&self) -> PoolStats {
+        self.lock().stats()
+    }
+
+    /// The current generation; read it before a checkout that may answer `Wait`.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Blocks until something was freed since generation `seen`, or `timeout` passed.
+    pub(crate) fn wait_blocking(&self, seen: u64, timeout: Duration) {
+        let guard = self.lock();
+        if self.generation() == seen {
+            let _ = self.freed.wait_timeout(guard, timeout);
+        }
+    }
+
+    /// Call with the lock held, right after freeing something.
+    fn wake(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.freed.notify_all();
+        self.freed_async.notify_waiters();
+    }
+
+    /// One checkout attempt. `is_open` is asked about each idle candidate before it is reused.
+    pub(crate) fn try_checkout(self: &Arc<Self>, key: &PoolKey, is_open: impl Fn(&C) -> bool) -> Attempt<C> {
+        loop {
+            let mut expired = Vec::new();
+            let decision = self.lock().checkout(key, Instant::now(), &mut expired);
+            // Closed outside the lock.
+            drop(expired);
+            let slot = || Slot { pool: self.clone(), key: key.clone(), armed: true };
+            match decision {
+                Checkout::Reuse(conn) if is_open(&conn) => {
+                    return Attempt::Reuse(Pooled { conn, reused: true, slot: slot() });
+                }
+                // Dead: dropped (closed) with its slot released; try the next idle one.
+                Checkout::Reuse(conn) => drop((conn, slot())),
+                Checkout::Connect => return Attempt::Connect(slot()),
+                Checkout::Wait => return Attempt::Wait,
+            }
+        }
+    }
+}
+
+impl<C> Slot<C> {
+    pub(crate) fn attach(self, conn: C) -> Pooled<C> {
+        Pooled { conn, reused: false, slot: self }
+    }
+}
+
+impl<C> Drop for Slot<C> {
+    fn drop(&mut self) {
+        if self.armed {
+            let mut pool = self.pool.lock();
+            pool.release(&self.key);
+            self.pool.wake();
+        }
+    }
+}
+
+impl<C> Pooled<C> {
+    /// Returns a clean connection to the pool.
+    pub(crate) fn checkin(self) {
+        let Pooled { conn, mut slot, .. } = self;
+        slot.armed = false;
+        let surplus = {
+            let mut pool = slot.pool.lock();
+            let surplus = pool.checkin(&slot.key, conn, Instant::now());
+            slot.pool.wake();
+            surplus
+        };
+        drop(surplus);
+    }
+}

@@ -1,0 +1,338 @@
+//! The request builder both sessions share, and request preparation (URL resolution, header merging).
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT_ENCODING, CONTENT_TYPE};
+use http::{Method, Uri};
+
+use crate::config::Timeouts;
+use crate::error::{Error, Result};
+
+pub(crate) mod sealed {
+    /// Crate-private side of the session traits.
+    pub trait Sealed {
+        fn config(&self) -> &crate::config::Config;
+        fn from_config(config: crate::config::Config) -> Self;
+    }
+}
+
+/// The part of a session a request builder needs; implemented by [`AsyncSession`](crate::AsyncSession) and
+/// [`Session`](crate::Session).
+pub trait Driver: sealed::Sealed {
+    /// The streaming request body type: an async `Stream` of bytes, or an `io::Read`.
+    type Stream;
+}
+
+/// Something that converts into an absolute or relative URL: `&str`, `String`, `&String` or [`Uri`].
+pub trait IntoUrl {
+    /// Parses the URL.
+    fn into_url(self) -> Result<Uri>;
+}
+
+impl IntoUrl for Uri {
+    fn into_url(self) -> Result<Uri> {
+        Ok(self)
+    }
+}
+
+impl IntoUrl for &Uri {
+    fn into_url(self) -> Result<Uri> {
+        Ok(self.clone())
+    }
+}
+
+impl IntoUrl for &str {
+    fn into_url(self) -> Result<Uri> {
+        self.parse::<Uri>().map_err(|e| Error::invalid(format!("invalid URL {self:?}")).with_source(e))
+    }
+}
+
+impl IntoUrl for String {
+    fn into_url(self) -> Result<Uri> {
+        self.as_str().into_url()
+    }
+}
+
+impl IntoUrl for &String {
+    fn into_url(self) -> Result<Uri> {
+        self.as_str().into_url()
+    }
+}
+
+/// A request body as given to the builder.
+pub(crate) enum RequestBody<St> {
+    Empty,
+    Bytes(Bytes),
+    Stream(St),
+}
+
+impl<St> RequestBody<St> {
+    /// Whether the body can be sent again (after a redirect or a stale pooled connection).
+    pub(crate) fn replayable(&self) -> bool {
+        !matches!(self, RequestBody::Stream(_))
+    }
+}
+
+/// A request being built; finish it with `send()` (`.await` on an [`AsyncSession`](crate::AsyncSession)).
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), reqivo::Error> {
+/// let session = reqivo::AsyncSession::builder().build()?;
+/// let resp = session
+///     .post("http://127.0.0.1:8080/items")
+///     .header("x-trace", "1")
+///     .query(&[("page", "2")])
+///     .body("hello")
+///     .send()
+///     .await?;
+/// println!("{}", resp.text().await?);
+/// # Ok(()) }
+/// ```
+#[must_use = "a request does nothing until it is sent"]
+pub struct RequestBuilder<'s, S: Driver> {
+    pub(crate) session: &'s S,
+    method: Method,
+    url: Result<Uri>,
+    headers: HeaderMap,
+    query: String,
+    pub(crate) body: RequestBody<S::Stream>,
+    timeouts: TimeoutOverrides,
+    error: Option<Error>,
+}
+
+#[derive(Default, Clone, Copy)]
+struct TimeoutOverrides {
+    connect: Option<Duration>,
+    read: Option<Duration>,
+    total: Option<Duration>,
+}
+
+/// A request ready to go: absolute URL, merged headers, effective timeouts.
+pub(crate) struct Prepared<St> {
+    pub method: Method,
+    pub url: Uri,
+    pub headers: HeaderMap,
+    pub body: RequestBody<St>,
+    pub timeouts: Timeouts,
+}
+
+impl<'s, S: Driver> RequestBuilder<'s, S> {
+    pub(crate) fn new(session: &'s S, method: Method, url: Result<Uri>) -> Self {
+        RequestBuilder {
+            session,
+            method,
+            url,
+            headers: HeaderMap::new(),
+            query: String::new(),
+            body: RequestBody::Empty,
+            timeouts: TimeoutOverrides::default(),
+            error: None,
+        }
+    }
+
+    fn fail(mut self, e: Error) -> Self {
+        self.error.get_or_insert(e);
+        self
+    }
+
+    /// Adds a header (several calls with one name send several fields). An invalid name or a value with
+    /// CR, LF or NUL makes `send` fail with `InvalidRequest` before anything is sent.
+    pub fn header<K, V>(mut self, name: K, value: V) -> Self
+    where
+        K: TryInto<HeaderName>,
+        V: TryInto<HeaderValue>,
+    {
+        match (name.try_into(), value.try_into()) {
+            (Ok(n), Ok(v)) => {
+                self.headers.append(n, v);
+                self
+            }
+            (Err(_), _) => self.fail(Error::invalid("invalid header name")),
+            (_, Err(_)) => self.fail(Error::invalid("invalid header value (CR, LF and NUL are not allowed)")),
+        }
+    }
+
+    /// Adds all these headers.
+    pub fn headers(mut self, headers: HeaderMap) -> Self {
+        let mut last = None;
+        for (name, value) in headers {
+            if let Some(n) = name {
+                last = Some(n);
+            }
+            if let Some(n) = &last {
+                self.headers.append(n.clone(), value);
+            }
+        }
+        self
+    }
+
+    /// Appends `name=value` pairs to the URL's query, percent-encoded.
+    pub fn query<K: AsRef<str>, V: AsRef<str>>(mut self, pairs: &[(K, V)]) -> Self {
+        for (k, v) in pairs {
+            if !self.query.is_empty() {
+                self.query.push('&');
+            }
+            reqivo_proto::url::form_encode_into(&mut self.query, k.as_ref());
+            self.query.push('=');
+            reqivo_proto::url::form_encode_into(&mut self.query, v.as_ref());
+        }
+        self
+    }
+
+    /// Sets the body from bytes or a string; sent with `Content-Length`.
+    pub fn body(mut self, body: impl Into<Bytes>) -> Self {
+        self.body = RequestBody::Bytes(body.into());
+        self
+    }
+
+    /// Sets a JSON body and `Content-Type: application/json`.
+    #[cfg(feature = "json")]
+    pub fn json<T: serde::Serialize + ?Sized>(mut self, value: &T) -> Self {
+        match serde_json::to_vec(value) {
+            Ok(v) => {
+                self.body = RequestBody::Bytes(v.into());
+                self.headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                self
+            }
+            Err(e) => self.fail(Error::invalid("JSON body could not be serialized").with_source(e)),
+        }
+    }
+
+    /// Sets an `application/x-www-form-urlencoded` body.
+    pub fn form<K: AsRef<str>, V: AsRef<str>>(mut self, pairs: &[(K, V)]) -> Self {
+        let body = reqivo_proto::url::form_encode(pairs.iter().map(|(k, v)| (k.as_ref(), v.as_ref())));
+        self.body = RequestBody::Bytes(body.into());
+        self.headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded"));
+        self
+    }
+
+    /// Total deadline for this request, body included (overrides the session's).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeouts.total = Some(timeout);
+        self
+    }
+
+    /// Read-gap limit for this request (overrides the session's).
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.timeouts.read = Some(timeout);
+        self
+    }
+
+    /// Connect limit for this request (overrides the session's).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.timeouts.connect = Some(timeout);
+        self
+    }
+
+    /// Resolves the URL, merges headers and timeouts.
+    pub(crate) fn prepare(self) -> Result<(&'s S, Prepared<S::Stream>)> {
+        let config = self.session.config();
+        let url = self.url.and_then(|u| {
+            let url = match (&config.base_url, u.scheme()) {
+                (Some(base), None) => reqivo_proto::url::resolve(base, &u.to_string())?,
+                _ => u,
+            };
+            Ok(reqivo_proto::url::append_query(&url, &self.query)?)
+        });
+        let url = match (self.error, url) {
+            (Some(e), Ok(u)) => return Err(e.with_url(&u)),
+            (Some(e), Err(_)) => return Err(e),
+            (None, Err(e)) => return Err(e),
+            (None, Ok(u)) => u,
+        };
+        let headers = merge_headers(&config.default_headers, self.headers, config.gzip);
+        let timeouts = Timeouts {
+            connect: self.timeouts.connect.or(config.timeouts.connect),
+            read: self.timeouts.read.or(config.timeouts.read),
+            total: self.timeouts.total.or(config.timeouts.total),
+        };
+        Ok((self.session, Prepared { method: self.method, url, headers, body: self.body, timeouts }))
+    }
+}
+
+/// Session defaults first, then the request's own headers; a request header replaces the default of the
+/// same name.
+fn merge_headers(defaults: &HeaderMap, own: HeaderMap, gzip: bool) -> HeaderMap {
+    let mut merged = HeaderMap::with_capacity(defaults.len() + own.len() + 1);
+    for (name, value) in defaults {
+        if !own.contains_key(name) {
+            merged.append(name.clone(), value.clone());
+        }
+    }
+    if gzip && !own.contains_key(ACCEPT_ENCODING) && !defaults.contains_key(ACCEPT_ENCODING) {
+        merged.insert(ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    let mut last = None;
+    for (name, value) in own {
+        if let Some(n) = name {
+            last = Some(n);
+        }
+        if let Some(n) = &last {
+            merged.append(n.clone(), value);
+        }
+    }
+    merged
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_headers_replace_defaults() {
+        let mut defaults = HeaderMap::new();
+        defaults.insert("user-agent", HeaderValue::from_static("a"));
+        defaults.insert("accept", HeaderValue::from_static("*/*"));
+        let mut own = HeaderMap::new();
+        own.append("user-agent", HeaderValue::from_static("b"));
+        own.append("x", HeaderValue::from_static("1"));
+        own.append("x", HeaderValue::from_static("2"));
+        let merged = merge_headers(&defaults, own, true);
+        assert_eq!(merged.get_all("user-agent").iter().collect::<Vec<_>>(), ["b"]);
+        assert_eq!(merged.get_all("x").iter().collect::<Vec<_>>(), ["1", "2"]);
+        assert_eq!(merged["accept-encoding"], "gzip");
+        assert_eq!(merged["accept"], "*/*");
+    }
+}
+
+/// The request helpers both sessions have, with the same names and parameters.
+macro_rules! session_methods {
+    ($session:ty) => {
+        impl $session {
+            /// Starts a request with any method.
+            pub fn request(&self, method: ::http::Method, url: impl $crate::request::IntoUrl) -> $crate::request::RequestBuilder<'_, $session> {
+                $crate::request::RequestBuilder::new(self, method, url.into_url())
+            }
+            /// Starts a GET request.
+            pub fn get(&self, url: impl $crate::request::IntoUrl) -> $crate::request::RequestBuilder<'_, $session> {
+                self.request(::http::Method::GET, url)
+            }
+            /// Starts a POST request.
+            pub fn post(&self, url: impl $crate::request::IntoUrl) -> $crate::request::RequestBuilder<'_, $session> {
+                self.request(::http::Method::POST, url)
+            }
+            /// Starts a PUT request.
+            pub fn put(&self, url: impl $crate::request::IntoUrl) -> $crate::request::RequestBuilder<'_, $session> {
+                self.request(::http::Method::PUT, url)
+            }
+            /// Starts a PATCH request.
+            pub fn patch(&self, url: impl $crate::request::IntoUrl) -> $crate::request::RequestBuilder<'_, $session> {
+                self.request(::http::Method::PATCH, url)
+            }
+            /// Starts a DELETE request.
+            pub fn delete(&self, url: impl $crate::request::IntoUrl) -> $crate::request::RequestBuilder<'_, $session> {
+                self.request(::http::Method::DELETE, url)
+            }
+            /// Starts a HEAD request.
+            pub fn head(&self, url: impl $crate::request::IntoUrl) -> $crate::request::RequestBuilder<'_, $session> {
+                self.request(::http::Method::HEAD, url)
+            }
+            /// Starts an OPTIONS request.
+            pub fn options(&self, url: impl $crate::request::IntoUrl) -> $crate::request::RequestBuilder<'_, $session> {
+                self.request(::http::Method::OPTIONS, url)
+            }
+        }
+    };
+}
+pub(crate) use session_methods;

@@ -1,0 +1,176 @@
+//! The response head, shared by both drivers; the body type `B` is the driver's.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{HeaderMap, CONTENT_LENGTH, CONTENT_TYPE};
+use http::{StatusCode, Uri, Version};
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// Where the time of a request went. Phases that did not happen (DNS and connect on a reused connection,
+/// TLS on plain HTTP) are `None`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Timings {
+    /// Waiting for a free connection in the pool.
+    pub pool_wait: Option<Duration>,
+    /// Resolving the host name.
+    pub dns: Option<Duration>,
+    /// TCP connect.
+    pub connect: Option<Duration>,
+    /// TLS handshake.
+    pub tls: Option<Duration>,
+    /// From the start of the request to the first byte of the final response.
+    pub first_byte: Duration,
+    /// Reading the body, from the head to the end; `None` until the body has been read to its end.
+    pub body: Option<Duration>,
+    /// True when the request went out on a pooled connection.
+    pub reused_connection: bool,
+}
+
+/// A response: status, headers and the final URL, with a body of type `B` (`AsyncBody` or `Body`).
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), reqivo::Error> {
+/// let session = reqivo::AsyncSession::builder().build()?;
+/// let resp = session.get("http://127.0.0.1:8080/").send().await?.error_for_status()?;
+/// println!("{} {:?} from {:?}", resp.status(), resp.headers().get("content-type"), resp.remote_addr());
+/// let body = resp.bytes().await?;
+/// # let _ = body; Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Response<B> {
+    pub(crate) meta: Meta,
+    pub(crate) body: B,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Meta {
+    pub status: StatusCode,
+    pub version: Version,
+    pub reason: Bytes,
+    pub headers: HeaderMap,
+    pub url: Uri,
+    pub remote_addr: Option<SocketAddr>,
+    pub timings: Timings,
+}
+
+/// Implemented by both body types so the shared head accessors can read their timings.
+pub trait BodyTimings {
+    fn body_time(&self) -> Option<Duration>;
+}
+
+impl<B: BodyTimings> Response<B> {
+    /// The status code.
+    pub fn status(&self) -> StatusCode {
+        self.meta.status
+    }
+
+    /// The HTTP version of the response (1.0 or 1.1).
+    pub fn version(&self) -> Version {
+        self.meta.version
+    }
+
+    /// The reason phrase as received (may be empty).
+    pub fn reason(&self) -> &[u8] {
+        &self.meta.reason
+    }
+
+    /// The headers, in the order received, duplicates kept.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.meta.headers
+    }
+
+    /// The URL that answered, after redirects.
+    pub fn url(&self) -> &Uri {
+        &self.meta.url
+    }
+
+    /// The peer's socket address.
+    pub fn remote_addr(&self) -> Option<SocketAddr> {
+        self.meta.remote_addr
+    }
+
+    /// The `Content-Length` of the body, when the server sent one (and it was not decoded away).
+    pub fn content_length(&self) -> Option<u64> {
+        self.meta.headers.get(CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
+    }
+
+    /// Per-phase timings; `body` is filled in once the body has been read to its end.
+    pub fn timings(&self) -> Timings {
+        Timings { body: self.body.body_time(), ..self.meta.timings }
+    }
+
+    /// Turns a 4xx or 5xx status into an error of kind [`ErrorKind::Status`].
+    pub fn error_for_status(self) -> Result<Self> {
+        match status_error(&self.meta) {
+            Some(e) => Err(e),
+            None => Ok(self),
+        }
+    }
+
+    /// Like [`Response::error_for_status`], by reference.
+    pub fn error_for_status_ref(&self) -> Result<&Self> {
+        match status_error(&self.meta) {
+            Some(e) => Err(e),
+            None => Ok(self),
+        }
+    }
+
+    /// The body, for streaming.
+    pub fn body_mut(&mut self) -> &mut B {
+        &mut self.body
+    }
+
+    /// Consumes the response and returns its body.
+    pub fn into_body(self) -> B {
+        self.body
+    }
+}
+
+fn status_error(meta: &Meta) -> Option<Error> {
+    let status = meta.status;
+    (status.is_client_error() || status.is_server_error())
+        .then(|| Error::new(ErrorKind::Status(status), format!("HTTP status {status}")).with_url(&meta.url))
+}
+
+/// Decodes body bytes to text with the charset of `Content-Type` (UTF-8 by default). UTF-8, US-ASCII and
+/// ISO-8859-1 are decoded exactly; invalid UTF-8 and unknown charsets decode as UTF-8 with U+FFFD.
+pub(crate) fn decode_text(bytes: &[u8], headers: &HeaderMap) -> String {
+    let charset = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ct| {
+            ct.split(';').skip(1).find_map(|param| {
+                let (name, value) = param.split_once('=')?;
+                name.trim().eq_ignore_ascii_case("charset").then(|| value.trim().trim_matches('"').to_ascii_lowercase())
+            })
+        })
+        .unwrap_or_default();
+    match charset.as_str() {
+        "iso-8859-1" | "latin1" | "latin-1" | "l1" | "iso_8859-1" => bytes.iter().map(|&b| b as char).collect(),
+        _ => String::from_utf8_lossy(bytes).into_owned(),
+    }
+}
+
+#[cfg(feature = "json")]
+pub(crate) fn decode_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| Error::new(ErrorKind::Decode, "invalid JSON body").with_source(e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    #[test]
+    fn charset_from_content_type() {
+        let mut h = HeaderMap::new();
+        assert_eq!(decode_text("héllo".as_bytes(), &h), "héllo");
+        h.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=ISO-8859-1"));
+        assert_eq!(decode_text(&[0x68, 0xe9], &h), "hé");
+        h.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=\"utf-8\""));
+        assert_eq!(decode_text(&[0x68, 0xff], &h), "h\u{fffd}");
+    }
+}

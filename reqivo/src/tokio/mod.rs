@@ -1,0 +1,10 @@
+//! The async driver: [`AsyncSession`] and [`AsyncBody`] on tokio. Every file here mirrors the file of the
+//! same name in `blocking/`; a check in CI diffs them.
+
+mod body;
+mod connect;
+mod pump;
+mod session;
+
+pub use body::AsyncBody;
+pub use session::AsyncSession;

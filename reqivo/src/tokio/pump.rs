@@ -1,0 +1,168 @@
+//! The I/O loop: moves bytes between the socket and the core's buffers. Mirrors `blocking/pump.rs`;
+//! it is poll-based underneath so the body can implement `AsyncRead` without boxing futures.
+
+use std::future::{poll_fn, Future};
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::{BufMut, BytesMut};
+use reqivo_proto::deadline::{Deadlines, Phase};
+use reqivo_proto::h1::{ClientConn, Event};
+use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
+use tokio::time::Sleep;
+
+use super::connect::Transport;
+use crate::error::{io_error, Error, ErrorKind, Result};
+
+/// One connection: the socket and its protocol state.
+pub(crate) struct Conn {
+    pub(crate) io: Transport,
+    pub(crate) proto: ClientConn,
+    pub(crate) remote: SocketAddr,
+}
+
+/// The limits of one wait: the request's deadlines and the phase's own limit (the read gap).
+#[derive(Clone, Copy)]
+pub(crate) struct Wait {
+    pub deadlines: Deadlines,
+    pub gap: Option<Duration>,
+    pub phase: Phase,
+}
+
+/// How a bounded wait ended.
+pub(crate) enum Waited {
+    Event(Event),
+    /// The wait's own limit ran out (not the total deadline).
+    GapElapsed,
+}
+
+/// The timer of the read in progress; armed when a read starts, disarmed when it completes.
+#[derive(Default)]
+pub(crate) struct Timer {
+    sleep: Option<Pin<Box<Sleep>>>,
+    armed: bool,
+}
+
+impl Conn {
+    pub(crate) fn new(io: Transport, proto: ClientConn, remote: SocketAddr) -> Self {
+        Conn { io, proto, remote }
+    }
+
+    /// Writes everything the core has queued.
+    pub(crate) async fn flush(&mut self, wait: &Wait) -> Result<()> {
+        if self.proto.poll_transmit().is_none() {
+            return Ok(());
+        }
+        while let Some(bytes) = self.proto.poll_transmit() {
+            let left = match wait.deadlines.next(Instant::now(), wait.gap) {
+                Some((left, _)) if left.is_zero() => return Err(Error::timeout(Phase::Write)),
+                other => other.map(|(left, _)| left),
+            };
+            let write = self.io.write(bytes);
+            let n = match left {
+                Some(left) => tokio::time::timeout(left, write).await.map_err(|_| Error::timeout(Phase::Write))?,
+                None => write.await,
+            }
+            .map_err(|e| io_error(e, Phase::Write))?;
+            if n == 0 {
+                return Err(Error::new(ErrorKind::Io, "connection closed while sending"));
+            }
+            self.proto.advance_transmit(n);
+        }
+        self.io.flush().await.map_err(|e| io_error(e, Phase::Write))
+    }
+
+    /// One read into the core's buffer; EOF is handed to the core. `Ok(false)` when the wait's own limit
+    /// ran out; a total-deadline expiry is an error.
+    fn poll_fill(&mut self, cx: &mut Context<'_>, wait: &Wait, timer: &mut Timer) -> Poll<Result<bool>> {
+        if !timer.armed {
+            match wait.deadlines.next(Instant::now(), wait.gap) {
+                Some((left, _)) if left.is_zero() => return Poll::Ready(expired(wait)),
+                Some((left, _)) => {
+                    let at = tokio::time::Instant::now() + left;
+                    match &mut timer.sleep {
+                        Some(sleep) => sleep.as_mut().reset(at),
+                        None => timer.sleep = Some(Box::pin(tokio::time::sleep_until(at))),
+                    }
+                }
+                None => timer.sleep = None,
+            }
+            timer.armed = true;
+        }
+        match poll_read_into(Pin::new(&mut self.io), cx, self.proto.recv_buf()) {
+            Poll::Ready(Ok(0)) => self.proto.handle_eof(),
+            Poll::Ready(Ok(_)) => {}
+            Poll::Ready(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Poll::Ready(Err(e)) => {
+                timer.armed = false;
+                return Poll::Ready(Err(io_error(e, wait.phase)));
+            }
+            Poll::Pending => {
+                if let Some(sleep) = &mut timer.sleep {
+                    ready!(sleep.as_mut().poll(cx));
+                    timer.armed = false;
+                    return Poll::Ready(expired(wait));
+                }
+                return Poll::Pending;
+            }
+        }
+        timer.armed = false;
+        Poll::Ready(Ok(true))
+    }
+
+    /// The next event, reading as needed; the wait's own limit running out is reported, not an error.
+    /// Nothing may be left to transmit (flush first).
+    pub(crate) fn poll_wait_event(&mut self, cx: &mut Context<'_>, wait: &Wait, timer: &mut Timer) -> Poll<Result<Waited>> {
+        loop {
+            if let Some(event) = self.proto.poll_event()? {
+                return Poll::Ready(Ok(Waited::Event(event)));
+            }
+            if !self.proto.wants_read() {
+                return Poll::Ready(Err(Error::new(ErrorKind::Protocol, "connection stalled: no event and nothing to read")));
+            }
+            if !ready!(self.poll_fill(cx, wait, timer))? {
+                return Poll::Ready(Ok(Waited::GapElapsed));
+            }
+        }
+    }
+
+    /// The next event, reading as needed; the wait's own limit running out is reported, not an error.
+    pub(crate) async fn wait_event(&mut self, wait: &Wait) -> Result<Waited> {
+        self.flush(wait).await?;
+        let mut timer = Timer::default();
+        poll_fn(|cx| self.poll_wait_event(cx, wait, &mut timer)).await
+    }
+
+    /// The next event; any timeout is an error.
+    pub(crate) async fn next_event(&mut self, wait: &Wait) -> Result<Event> {
+        match self.wait_event(wait).await? {
+            Waited::Event(event) => Ok(event),
+            Waited::GapElapsed => Err(Error::timeout(wait.phase)),
+        }
+    }
+}
+
+fn expired(wait: &Wait) -> Result<bool> {
+    if wait.deadlines.expired(Instant::now()) {
+        Err(Error::timeout(wait.phase))
+    } else {
+        Ok(false)
+    }
+}
+
+/// Reads into the spare capacity the core reserved, without zeroing it first.
+fn poll_read_into(io: Pin<&mut Transport>, cx: &mut Context<'_>, buf: &mut BytesMut) -> Poll<std::io::Result<usize>> {
+    if !buf.has_remaining_mut() {
+        buf.reserve(8 * 1024);
+    }
+    let spare = buf.spare_capacity_mut();
+    let mut read_buf = ReadBuf::uninit(spare);
+    ready!(io.poll_read(cx, &mut read_buf))?;
+    let n = read_buf.filled().len();
+    // SAFETY: `ReadBuf` guarantees its first `n` bytes were initialised by the read, and they are the
+    // first `n` bytes of `buf`'s spare capacity.
+    unsafe { buf.set_len(buf.len() + n) };
+    Poll::Ready(Ok(n))
+}

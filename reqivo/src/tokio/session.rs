@@ -1,0 +1,260 @@
+//! `AsyncSession`: the async front door. Mirrors `blocking/session.rs`.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::header::LOCATION;
+use reqivo_proto::deadline::{Deadlines, Phase};
+use reqivo_proto::h1::{ClientConn, Event, RequestHead, ResponseHead};
+use reqivo_proto::pool::{PoolKey, PoolStats};
+use reqivo_proto::redirect::{Decision, Redirects};
+use reqivo_proto::url::Target;
+
+use super::body::AsyncBody;
+use super::connect::connect;
+use super::pump::{Conn, Wait, Waited};
+use crate::config::{Config, SessionBuilder};
+use crate::error::{Error, Result};
+use crate::exchange::{apply_redirect, body_length, may_retry, redirect_error, response_meta};
+use crate::pool::{Attempt, Pooled, SharedPool};
+use crate::request::{sealed, Driver, Prepared, RequestBody, RequestBuilder};
+use crate::response::{Response, Timings};
+
+type Stream = Pin<Box<dyn futures_core::Stream<Item = std::io::Result<bytes::Bytes>> + Send>>;
+
+/// An async HTTP/1.1 session on tokio: connection pool, defaults and policy. Cheap to clone; clones share
+/// the pool. [`Session`](crate::Session) is its blocking twin with the same methods.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), reqivo::Error> {
+/// let session = reqivo::AsyncSession::builder().build()?;
+/// let resp = session.get("http://127.0.0.1:8080/").send().await?;
+/// println!("{} {}", resp.status(), resp.text().await?);
+/// println!("pool: {:?}", session.pool_stats());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct AsyncSession {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+    pool: Arc<SharedPool<Conn>>,
+}
+
+impl sealed::Sealed for AsyncSession {
+    fn config(&self) -> &Config {
+        &self.inner.config
+    }
+    fn from_config(config: Config) -> Self {
+        let pool = SharedPool::new(config.pool);
+        AsyncSession { inner: Arc::new(Inner { config, pool }) }
+    }
+}
+
+impl Driver for AsyncSession {
+    type Stream = Stream;
+}
+
+crate::request::session_methods!(AsyncSession);
+
+impl AsyncSession {
+    /// A builder; the same builder type and settings as [`Session::builder`](crate::Session::builder).
+    pub fn builder() -> SessionBuilder<AsyncSession> {
+        SessionBuilder::new()
+    }
+
+    /// Connection pool counters.
+    pub fn pool_stats(&self) -> PoolStats {
+        self.inner.pool.stats()
+    }
+
+    async fn execute(&self, mut req: Prepared<Stream>) -> Result<Response<AsyncBody>> {
+        let config = &self.inner.config;
+        let start = Instant::now();
+        let deadlines = Deadlines::new(start, req.timeouts.total);
+        let mut redirects = Redirects::new(config.max_redirects, &req.method, &req.url);
+        loop {
+            let (pooled, head, timings) = self.attempt(&mut req, &deadlines, start).await?;
+            let decision = if config.follow_redirects {
+                let location = head.headers.get(LOCATION);
+                redirects
+                    .on_response(&req.method, &req.url, head.status, location, req.body.replayable())
+                    .map_err(|e| redirect_error(e, &req.url))?
+            } else {
+                Decision::Deliver
+            };
+            let wait = Wait { deadlines, gap: req.timeouts.read, phase: Phase::Body };
+            match decision {
+                Decision::Deliver => {
+                    let (meta, gzip) = response_meta(head, req.url, pooled.conn.remote, timings, config.gzip);
+                    let body = AsyncBody::new(pooled, wait, gzip, config.limits.max_body_size, &req.method)?;
+                    return Ok(Response { meta, body });
+                }
+                Decision::Follow(follow) => {
+                    AsyncBody::new(pooled, wait, false, None, &req.method)?.discard().await;
+                    apply_redirect(&mut req, follow);
+                }
+            }
+        }
+    }
+
+    /// Sends the request once, or twice when a reused connection turned out to be dead.
+    async fn attempt(
+        &self,
+        req: &mut Prepared<Stream>,
+        deadlines: &Deadlines,
+        start: Instant,
+    ) -> Result<(Pooled<Conn>, ResponseHead, Timings)> {
+        let target = Target::from_uri(&req.url).map_err(|e| Error::from(e).with_url(&req.url))?;
+        let mut retried = false;
+        loop {
+            let mut timings = Timings::default();
+            let mut pooled = self.checkout(&target.key, req, deadlines, &mut timings).await.map_err(|e| e.with_url(&req.url))?;
+            match send(&mut pooled.conn, req, &target, deadlines, self.inner.config.continue_timeout).await {
+                Ok(head) => {
+                    timings.first_byte = start.elapsed();
+                    timings.reused_connection = pooled.reused;
+                    return Ok((pooled, head, timings));
+                }
+                Err(e) => {
+                    let proto = &pooled.conn.proto;
+                    let written = proto.poll_transmit().is_none() && !proto.wants_body();
+                    let retry = !retried
+                        && may_retry(&e, pooled.reused, proto.response_started(), &req.method, written, req.body.replayable());
+                    if !retry {
+                        return Err(e.with_url(&req.url));
+                    }
+                    retried = true;
+                }
+            }
+        }
+    }
+
+    async fn checkout(
+        &self,
+        key: &PoolKey,
+        req: &Prepared<Stream>,
+        deadlines: &Deadlines,
+        timings: &mut Timings,
+    ) -> Result<Pooled<Conn>> {
+        let config = &self.inner.config;
+        let pool = &self.inner.pool;
+        let wait_start = Instant::now();
+        loop {
+            // Registered before the checkout, so a slot freed in between still wakes this waiter.
+            let freed = pool.freed_async.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            match pool.try_checkout(key, |c| crate::net::idle_socket_is_open(c.io.tcp(), key.tls)) {
+                Attempt::Reuse(mut pooled) => {
+                    timings.pool_wait = Some(wait_start.elapsed());
+                    pooled.conn.proto.set_limits(config.limits);
+                    return Ok(pooled);
+                }
+                Attempt::Connect(slot) => {
+                    timings.pool_wait = Some(wait_start.elapsed());
+                    let (io, remote) = connect(key, &config.tls, req.timeouts.connect, deadlines, timings).await?;
+                    return Ok(slot.attach(Conn::new(io, ClientConn::new(config.limits), remote)));
+                }
+                Attempt::Wait => {
+                    let now = Instant::now();
+                    let pool_left = config.pool_wait_timeout.map(|t| t.saturating_sub(now - wait_start));
+                    match deadlines.next(now, pool_left) {
+                        Some((left, _)) if left.is_zero() => return Err(Error::timeout(Phase::PoolWait)),
+                        Some((left, _)) => {
+                            let _ = tokio::time::timeout(left, freed).await;
+                        }
+                        None => freed.await,
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Writes the request and reads up to the final response head.
+async fn send(
+    conn: &mut Conn,
+    req: &mut Prepared<Stream>,
+    target: &Target,
+    deadlines: &Deadlines,
+    continue_timeout: std::time::Duration,
+) -> Result<ResponseHead> {
+    let length = body_length(&req.method, &req.body);
+    let head = RequestHead { method: &req.method, target: &target.path_and_query, host: &target.host_header, headers: &req.headers };
+    conn.proto.send_request(head, length)?;
+    let write = Wait { deadlines: *deadlines, gap: req.timeouts.read, phase: Phase::Write };
+    conn.flush(&write).await?;
+    let mut early = None;
+    if conn.proto.wants_body() || !matches!(req.body, RequestBody::Empty) {
+        if !conn.proto.wants_body() {
+            // Expect: 100-continue: wait a moment for the server's go-ahead (or its refusal).
+            let hold = Wait { deadlines: *deadlines, gap: Some(continue_timeout), phase: Phase::ResponseHead };
+            match conn.wait_event(&hold).await? {
+                Waited::GapElapsed => conn.proto.handle_continue_timeout(),
+                Waited::Event(Event::Informational(_)) => {}
+                Waited::Event(Event::Head(h)) => early = Some(h),
+                Waited::Event(_) => return Err(crate::error::Error::new(crate::error::ErrorKind::Protocol, "unexpected event before the response head")),
+            }
+        }
+        if early.is_none() && conn.proto.wants_body() {
+            send_body(conn, &mut req.body, &write).await?;
+        }
+    }
+    if let Some(h) = early {
+        return Ok(h);
+    }
+    let wait = Wait { deadlines: *deadlines, gap: req.timeouts.read, phase: Phase::ResponseHead };
+    loop {
+        match conn.next_event(&wait).await? {
+            Event::Informational(_) => {}
+            Event::Head(h) => return Ok(h),
+            _ => return Err(Error::new(crate::error::ErrorKind::Protocol, "unexpected event before the response head")),
+        }
+    }
+}
+
+async fn send_body(conn: &mut Conn, body: &mut RequestBody<Stream>, wait: &Wait) -> Result<()> {
+    match body {
+        RequestBody::Empty => {}
+        RequestBody::Bytes(bytes) => write_all(conn, bytes, wait).await?,
+        RequestBody::Stream(stream) => {
+            while let Some(piece) = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
+                let piece = piece.map_err(|e| Error::new(crate::error::ErrorKind::Io, "reading the request body failed").with_source(e))?;
+                write_all(conn, &piece, wait).await?;
+            }
+        }
+    }
+    conn.proto.finish_body()?;
+    conn.flush(wait).await
+}
+
+async fn write_all(conn: &mut Conn, mut data: &[u8], wait: &Wait) -> Result<()> {
+    while !data.is_empty() {
+        let n = conn.proto.send_body(data)?;
+        data = &data[n..];
+        conn.flush(wait).await?;
+    }
+    Ok(())
+}
+
+impl<'s> RequestBuilder<'s, AsyncSession> {
+    /// Streams the body from a `Stream` of byte chunks, sent with `Transfer-Encoding: chunked`.
+    pub fn body_stream<S>(mut self, stream: S) -> Self
+    where
+        S: futures_core::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static,
+    {
+        self.body = RequestBody::Stream(Box::pin(stream));
+        self
+    }
+
+    /// Sends the request and returns the response once its head has arrived; the body is read from the
+    /// [`Response`].
+    pub async fn send(self) -> Result<Response<AsyncBody>> {
+        let (session, prepared) = self.prepare()?;
+        session.execute(prepared).await
+    }
+}
