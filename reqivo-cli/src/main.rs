@@ -1,1 +1,42 @@
-fn main(){}
+//! `reqivo`: a curl-like HTTP/1.1 client on the reqivo library.
+//!
+//! `args` parses the command line, `plan` decides what each request sends, `run` drives the async or
+//! the blocking session, `output` prints, `failure` maps errors to exit codes and the `error[KIND]`
+//! line; `demo` is a guided tour against the embedded loopback server in `demo_server`.
+
+mod args;
+mod demo;
+mod demo_server;
+mod failure;
+mod output;
+mod plan;
+mod run;
+
+use std::process::ExitCode;
+
+use args::Command;
+use failure::Failure;
+
+fn main() -> ExitCode {
+    let result = match args::parse(std::env::args().skip(1).collect()) {
+        Err(message) => Err(Failure::Usage(message)),
+        Ok(Command::Help) => {
+            print!("{}", args::USAGE);
+            Ok(())
+        }
+        Ok(Command::Version) => {
+            println!("reqivo {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+        Ok(Command::Ws) => Err(Failure::Usage("`reqivo ws` (WebSocket) is not yet supported".into())),
+        Ok(Command::Demo) => demo::run(),
+        Ok(Command::Fetch(opts)) => run::run(&opts),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("{}", failure.line());
+            ExitCode::from(failure.exit_code())
+        }
+    }
+}

@@ -58,3 +58,8 @@ pub use tokio::{AsyncBody, AsyncSession};
 
 pub use http::{self, header, HeaderMap, Method, StatusCode, Uri, Version};
 pub use reqivo_proto::pool::PoolStats;
+
+/// The README's examples, compiled as doctests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

@@ -1,18 +1,114 @@
-use bytes::BytesMut;
+//! The connection state machine. Every state transition of a [`ClientConn`] is in this file; encoding and
+//! decoding (`encode.rs`, `decode.rs`) are pure functions over buffers that report what they found.
+//!
+//! The request side (`Send`) and the response side (`Recv`) move separately because a server may answer
+//! before the request body is complete (an error status, or the answer to `Expect: 100-continue`).
 
+use bytes::{Buf, BytesMut};
+use http::{header, StatusCode, Version};
+
+use super::decode::{self, BodyDecoder, BodyEvent, Framing, HeadReader};
+use super::encode::{self, has_token, RequestInfo};
 use super::{BodyLength, CloseReason, Event, Limits, ProtoError, RequestHead, UsageError};
+
+/// Spare capacity [`ClientConn::recv_buf`] guarantees for the driver's next read.
+const READ_RESERVE: usize = 8 * 1024;
+/// [`ClientConn::send_body`] takes no more bytes while this many wait in the transmit buffer.
+const TRANSMIT_HIGH_WATER: usize = 64 * 1024;
+
+/// The request side.
+#[derive(Debug, Clone, Copy)]
+enum Send {
+    /// No request.
+    Idle,
+    /// Head queued with `Expect: 100-continue`; the body waits for 100 or the driver's timeout.
+    WaitContinue(BodyProgress),
+    /// The body is being sent.
+    Body(BodyProgress),
+    /// The request is complete.
+    Done,
+    /// A final response arrived before the body was complete; the rest of the body is dropped.
+    Abandoned,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum BodyProgress {
+    Known { declared: u64, sent: u64 },
+    Chunked,
+}
+
+impl BodyProgress {
+    fn is_complete(self) -> bool {
+        matches!(self, BodyProgress::Known { declared, sent } if sent == declared)
+    }
+}
+
+/// The response side.
+#[derive(Debug)]
+enum Recv {
+    /// No request in flight.
+    Idle,
+    /// Expecting a head (1xx heads loop here).
+    Head,
+    /// Decoding the body of the final response.
+    Body(BodyDecoder),
+    /// `Head` of a 101 (or 2xx to CONNECT) was reported; `Upgraded` comes next.
+    Upgrading,
+    /// The connection belongs to another protocol now; nothing is parsed any more.
+    Upgraded,
+    /// `End` was reported.
+    Done,
+}
+
+/// The first error; it sticks.
+#[derive(Debug, Clone)]
+enum Failure {
+    Usage(UsageError),
+    Proto(ProtoError),
+}
 
 /// One HTTP/1.1 client connection, sans I/O. See the [module docs](super) for the calling contract.
 #[derive(Debug)]
 pub struct ClientConn {
     limits: Limits,
     recv: BytesMut,
+    transmit: BytesMut,
+    send: Send,
+    recv_state: Recv,
+    failure: Option<Failure>,
+    /// What the current request implies for its response.
+    request: RequestInfo,
+    /// The first reason found in this exchange not to reuse the connection.
+    close: Option<CloseReason>,
+    /// The peer closed its side.
+    eof: bool,
+    /// Response bytes were consumed for the current request.
+    started: bool,
+    /// Head bytes (1xx heads included) consumed in this exchange, charged to `max_head_size`.
+    head_used: usize,
+    head_reader: HeadReader,
+    /// Receive-buffer length at which decoding last stalled for want of bytes.
+    stalled_at: Option<usize>,
 }
 
 impl ClientConn {
     /// A fresh connection with the given limits.
     pub fn new(limits: Limits) -> Self {
-        ClientConn { limits, recv: BytesMut::new() }
+        ClientConn {
+            limits,
+            recv: BytesMut::new(),
+            transmit: BytesMut::new(),
+            send: Send::Idle,
+            recv_state: Recv::Idle,
+            failure: None,
+            request: RequestInfo::default(),
+            close: None,
+            eof: false,
+            started: false,
+            head_used: 0,
+            head_reader: HeadReader::default(),
+            stalled_at: None,
+        }
     }
 
     /// The limits in force.
@@ -27,78 +123,298 @@ impl ClientConn {
 
     /// True while the core needs more bytes from the peer to make progress.
     pub fn wants_read(&self) -> bool {
-        todo!()
+        // Bytes appended since the last stall may already be decodable: `poll_event` must look first.
+        self.failure.is_none()
+            && !self.eof
+            && matches!(self.recv_state, Recv::Head | Recv::Body(_))
+            && self.stalled_at == Some(self.recv.len())
     }
 
     /// True while the core accepts body bytes through [`ClientConn::send_body`].
     pub fn wants_body(&self) -> bool {
-        todo!()
+        self.failure.is_none() && self.body_pending() && !matches!(self.send, Send::WaitContinue(_))
     }
 
     /// True once any byte of a response to the current request has been received. A failure before that on
     /// a reused connection may be retried on a fresh one.
     pub fn response_started(&self) -> bool {
-        todo!()
+        self.started || (matches!(self.recv_state, Recv::Head) && !self.recv.is_empty())
     }
 
     /// `None` when the connection is idle after a complete exchange and may be reused; otherwise why not.
     pub fn close_reason(&self) -> Option<CloseReason> {
-        todo!()
+        if self.failure.is_some() {
+            return Some(CloseReason::Error);
+        }
+        match self.recv_state {
+            Recv::Upgrading | Recv::Upgraded => return Some(CloseReason::Upgraded),
+            Recv::Head | Recv::Body(_) => return Some(CloseReason::Unfinished),
+            Recv::Idle | Recv::Done => {}
+        }
+        if self.close.is_some() {
+            self.close
+        } else if self.eof {
+            Some(CloseReason::PeerClosed)
+        } else if !self.transmit.is_empty() {
+            Some(CloseReason::Unfinished)
+        } else if !self.recv.is_empty() {
+            Some(CloseReason::UnsolicitedData)
+        } else {
+            None
+        }
     }
 
     /// The receive buffer: the driver appends bytes read from the socket, then calls `poll_event`.
     /// The core has reserved room for a read (at least 8 KiB of spare capacity).
     pub fn recv_buf(&mut self) -> &mut BytesMut {
+        self.recv.reserve(READ_RESERVE);
         &mut self.recv
     }
 
     /// The peer closed its sending side.
     pub fn handle_eof(&mut self) {
-        todo!()
+        // What EOF means depends on the state; `poll_event` and `close_reason` decide.
+        self.eof = true;
     }
 
     /// The `Expect: 100-continue` wait ran out: send the body without waiting for 100.
     pub fn handle_continue_timeout(&mut self) {
-        todo!()
+        if let Send::WaitContinue(progress) = self.send {
+            self.send = Send::Body(progress);
+        }
     }
 
     /// Encodes a request head. `Content-Length` / `Transfer-Encoding: chunked` follow from `body`.
     pub fn send_request(&mut self, head: RequestHead<'_>, body: BodyLength) -> Result<(), UsageError> {
-        let _ = (head, body);
-        todo!()
+        self.check_command()?;
+        if !matches!((self.send, &self.recv_state), (Send::Idle, Recv::Idle)) {
+            return Err(self.fail_usage(UsageError::WrongState(
+                "send_request needs an idle connection: call start_next_cycle after End",
+            )));
+        }
+        if !self.recv.is_empty() {
+            // They cannot answer a request not sent yet (often a 408 on an idle connection).
+            return Err(self.fail_usage(UsageError::WrongState(
+                "send_request on a connection holding unsolicited bytes (close_reason is UnsolicitedData)",
+            )));
+        }
+        let info = match encode::encode_head(&mut self.transmit, &head, body) {
+            Ok(info) => info,
+            Err(e) => return Err(self.fail_usage(e)),
+        };
+        let progress = match body {
+            BodyLength::None => None,
+            BodyLength::Known(declared) => Some(BodyProgress::Known { declared, sent: 0 }),
+            BodyLength::Chunked => Some(BodyProgress::Chunked),
+        };
+        self.send = match progress {
+            None => Send::Done,
+            Some(p) if info.expect_continue => Send::WaitContinue(p),
+            Some(p) => Send::Body(p),
+        };
+        self.request = info;
+        if info.close {
+            self.note_close(CloseReason::RequestClose);
+        }
+        self.recv_state = Recv::Head;
+        self.stalled_at = Some(self.recv.len());
+        Ok(())
     }
 
     /// Queues body bytes (chunk-framed when chunked); returns how many were taken (may be fewer than
     /// offered when the transmit buffer is full: write it out and offer the rest).
+    ///
+    /// After a final response cut the request short (see [`CloseReason::RequestBodyUnsent`]) the bytes are
+    /// dropped and reported as taken, so a copy loop ends; check [`ClientConn::wants_body`] to stop earlier.
     pub fn send_body(&mut self, data: &[u8]) -> Result<usize, UsageError> {
-        let _ = data;
-        todo!()
+        self.check_command()?;
+        let progress = match self.send {
+            Send::Abandoned => return Ok(data.len()),
+            Send::Body(progress) => progress,
+            _ => return Err(self.fail_usage(UsageError::WrongState("send_body while wants_body() is false"))),
+        };
+        let room = TRANSMIT_HIGH_WATER.saturating_sub(self.transmit.len());
+        let take = room.min(data.len());
+        match progress {
+            BodyProgress::Known { declared, sent } => {
+                let offered = sent.saturating_add(data.len() as u64);
+                if offered > declared {
+                    return Err(self.fail_usage(UsageError::BodyLengthMismatch { declared, sent: offered }));
+                }
+                self.transmit.extend_from_slice(&data[..take]);
+                self.send = Send::Body(BodyProgress::Known { declared, sent: sent + take as u64 });
+            }
+            BodyProgress::Chunked => encode::encode_chunk(&mut self.transmit, &data[..take]),
+        }
+        Ok(take)
     }
 
     /// Ends the request body (writes the last chunk when chunked; checks the length when known).
     pub fn finish_body(&mut self) -> Result<(), UsageError> {
-        todo!()
+        self.check_command()?;
+        match self.send {
+            Send::Done | Send::Abandoned => Ok(()),
+            Send::Body(BodyProgress::Known { declared, sent }) if sent != declared => {
+                Err(self.fail_usage(UsageError::BodyLengthMismatch { declared, sent }))
+            }
+            Send::Body(progress) => {
+                if let BodyProgress::Chunked = progress {
+                    encode::encode_last_chunk(&mut self.transmit);
+                }
+                self.send = Send::Done;
+                Ok(())
+            }
+            Send::WaitContinue(_) => {
+                Err(self.fail_usage(UsageError::WrongState("finish_body while waiting for 100 Continue")))
+            }
+            Send::Idle => Err(self.fail_usage(UsageError::WrongState("finish_body without a request"))),
+        }
     }
 
     /// Bytes to write to the socket, if any.
     #[must_use]
     pub fn poll_transmit(&self) -> Option<&[u8]> {
-        todo!()
+        // A failed connection is abandoned: a half-written request must not be completed.
+        if self.failure.is_some() || self.transmit.is_empty() {
+            None
+        } else {
+            Some(&self.transmit)
+        }
     }
 
     /// `written` bytes of [`ClientConn::poll_transmit`] went out.
     pub fn advance_transmit(&mut self, written: usize) {
-        let _ = written;
-        todo!()
+        debug_assert!(written <= self.transmit.len(), "advance_transmit past poll_transmit");
+        self.transmit.advance(written.min(self.transmit.len()));
     }
 
     /// The next response event decoded from the receive buffer, `Ok(None)` when more input is needed.
     pub fn poll_event(&mut self) -> Result<Option<Event>, ProtoError> {
-        todo!()
+        match &self.failure {
+            Some(Failure::Proto(e)) => return Err(e.clone()),
+            Some(Failure::Usage(_)) => return Ok(None),
+            None => {}
+        }
+        match self.step() {
+            Ok(Some(event)) => {
+                self.stalled_at = None;
+                Ok(Some(event))
+            }
+            Ok(None) => {
+                self.stalled_at = Some(self.recv.len());
+                Ok(None)
+            }
+            Err(e) => {
+                self.failure = Some(Failure::Proto(e.clone()));
+                Err(e)
+            }
+        }
     }
 
     /// Resets for the next request after [`Event::End`] when `close_reason()` is `None`.
     pub fn start_next_cycle(&mut self) -> Result<(), UsageError> {
-        todo!()
+        self.check_command()?;
+        if !matches!(self.recv_state, Recv::Done) || self.close_reason().is_some() {
+            return Err(self.fail_usage(UsageError::WrongState(
+                "start_next_cycle is only allowed after End with close_reason() == None",
+            )));
+        }
+        self.send = Send::Idle;
+        self.recv_state = Recv::Idle;
+        self.request = RequestInfo::default();
+        self.close = None;
+        self.started = false;
+        self.head_used = 0;
+        self.head_reader = HeadReader::default();
+        self.stalled_at = None;
+        Ok(())
+    }
+
+    /// One step of the response side.
+    fn step(&mut self) -> Result<Option<Event>, ProtoError> {
+        match &mut self.recv_state {
+            Recv::Idle | Recv::Done | Recv::Upgraded => Ok(None),
+            Recv::Head => self.step_head(),
+            Recv::Upgrading => {
+                self.recv_state = Recv::Upgraded;
+                Ok(Some(Event::Upgraded { leftover: self.recv.split().freeze() }))
+            }
+            Recv::Body(decoder) => {
+                let trailer_budget = self.limits.max_head_size.saturating_sub(self.head_used);
+                match decoder.decode(&mut self.recv, &self.limits, trailer_budget, self.eof)? {
+                    None => Ok(None),
+                    Some(BodyEvent::Data(data)) => Ok(Some(Event::Data(data))),
+                    Some(BodyEvent::Trailers(trailers)) => Ok(Some(Event::Trailers(trailers))),
+                    Some(BodyEvent::End) => {
+                        self.recv_state = Recv::Done;
+                        Ok(Some(Event::End))
+                    }
+                }
+            }
+        }
+    }
+
+    fn step_head(&mut self) -> Result<Option<Event>, ProtoError> {
+        self.started |= !self.recv.is_empty();
+        let budget = self.limits.max_head_size.saturating_sub(self.head_used);
+        let Some((head, len)) = self.head_reader.read(&mut self.recv, budget, &self.limits, self.eof)? else {
+            return Ok(None);
+        };
+        self.head_used = self.head_used.saturating_add(len);
+
+        if head.status.is_informational() && head.status != StatusCode::SWITCHING_PROTOCOLS {
+            if head.status == StatusCode::CONTINUE {
+                self.handle_continue_timeout();
+            }
+            return Ok(Some(Event::Informational(head)));
+        }
+
+        let framing = decode::response_framing(&head, &self.request, &self.limits)?;
+        if self.body_pending() {
+            // RFC 9110 §10.1.1: the final answer came first; the server will not read the rest of the body.
+            self.send = Send::Abandoned;
+            self.note_close(CloseReason::RequestBodyUnsent);
+        }
+        if has_token(&head.headers, header::CONNECTION, "close") {
+            self.note_close(CloseReason::ResponseClose);
+        } else if head.version == Version::HTTP_10 && !has_token(&head.headers, header::CONNECTION, "keep-alive") {
+            self.note_close(CloseReason::Http10);
+        }
+        match framing {
+            Framing::Tunnel => self.recv_state = Recv::Upgrading,
+            Framing::Body(decoder, reason) => {
+                if let Some(reason) = reason {
+                    self.note_close(reason);
+                }
+                self.recv_state = Recv::Body(decoder);
+            }
+        }
+        Ok(Some(Event::Head(head)))
+    }
+
+    /// True while the request body is neither complete nor abandoned.
+    fn body_pending(&self) -> bool {
+        match self.send {
+            Send::WaitContinue(progress) | Send::Body(progress) => !progress.is_complete(),
+            Send::Idle | Send::Done | Send::Abandoned => false,
+        }
+    }
+
+    /// Records why the connection must close after this exchange; the first reason found is kept.
+    fn note_close(&mut self, reason: CloseReason) {
+        self.close.get_or_insert(reason);
+    }
+
+    fn check_command(&self) -> Result<(), UsageError> {
+        match &self.failure {
+            None => Ok(()),
+            Some(Failure::Usage(e)) => Err(e.clone()),
+            Some(Failure::Proto(_)) => Err(UsageError::WrongState("the connection failed; poll_event says why")),
+        }
+    }
+
+    fn fail_usage(&mut self, e: UsageError) -> UsageError {
+        self.failure = Some(Failure::Usage(e.clone()));
+        e
     }
 }

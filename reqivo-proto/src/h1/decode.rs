@@ -1,1 +1,523 @@
+//! Response decoding: the head (RFC 9112 §4–5, parsed by httparse), body framing (§6.3) and the chunked
+//! transfer coding (§7.1).
+//!
+//! Every function here is pure over the receive buffer: it consumes bytes only when it returns something
+//! decoded, so the same byte stream gives the same result however it was split into reads.
 
+use std::ops::Range;
+
+use bytes::{Buf, Bytes, BytesMut};
+use http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode, Version};
+
+use super::encode::{trim_ows, RequestInfo};
+use super::{CloseReason, Limits, ProtoError, ProtoErrorKind, ResponseHead};
+
+/// Finds the blank line that ends a head or trailer section. It resumes where the last call stopped, so a
+/// head that arrives in many small reads is scanned once instead of being re-parsed on every read.
+#[derive(Debug, Default, Clone, Copy)]
+struct LineScan {
+    /// Start of the first line not yet known to be non-blank.
+    line_start: usize,
+    /// How far the search for the LF ending that line got.
+    searched: usize,
+}
+
+impl LineScan {
+    /// The end of the next blank line (just after its LF) in `buf`, if it has arrived.
+    fn next_blank_line(&mut self, buf: &[u8]) -> Option<usize> {
+        loop {
+            let start = self.line_start;
+            match buf.get(start..)? {
+                [b'\n', ..] => return Some(start + 1),
+                [b'\r', b'\n', ..] => return Some(start + 2),
+                [] | [b'\r'] => return None,
+                _ => {}
+            }
+            let from = self.searched.max(start);
+            match buf.get(from..)?.iter().position(|&b| b == b'\n') {
+                Some(i) => {
+                    self.line_start = from + i + 1;
+                    self.searched = self.line_start;
+                }
+                None => {
+                    self.searched = buf.len();
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// Continues after a blank line that did not end the section (empty lines before the status line).
+    fn skip_to(&mut self, pos: usize) {
+        self.line_start = pos;
+        self.searched = pos;
+    }
+}
+
+/// Reads one response head (interim or final) from the receive buffer.
+#[derive(Debug, Default, Clone)]
+pub(super) struct HeadReader {
+    scan: LineScan,
+    /// Empty lines before the status line (httparse skips them; RFC 9112 §2.2 allows it).
+    lead: usize,
+    /// Bytes of the buffer already checked by [`HeadReader::check_start`].
+    checked: usize,
+}
+
+impl HeadReader {
+    /// A complete head and its size in bytes, `None` when more bytes are needed. `budget` is what is left
+    /// of `max_head_size` after earlier 1xx heads of the same exchange.
+    pub(super) fn read(
+        &mut self,
+        recv: &mut BytesMut,
+        budget: usize,
+        limits: &Limits,
+        eof: bool,
+    ) -> Result<Option<(ResponseHead, usize)>, ProtoError> {
+        self.check_start(recv)?;
+        let window = recv.len().min(budget);
+        while let Some(end) = self.scan.next_blank_line(&recv[..window]) {
+            if let Some(parsed) = parse_response(&recv[..end], limits.max_headers)? {
+                let len = parsed.len;
+                let bytes = recv.split_to(len).freeze();
+                *self = HeadReader::default();
+                return parsed.into_head(&bytes).map(|head| Some((head, len)));
+            }
+            self.scan.skip_to(end);
+        }
+        // No complete head within the budget: a longer head can only be larger, so refuse it now.
+        if recv.len() >= budget {
+            return Err(err(ProtoErrorKind::HeadTooLarge, "response head exceeds max_head_size"));
+        }
+        if eof {
+            return Err(err(ProtoErrorKind::ClosedBeforeHead, ""));
+        }
+        Ok(None)
+    }
+
+    /// Checks `HTTP/d.d SP` as soon as those bytes arrive, so a peer that does not speak HTTP/1.x is refused
+    /// at once rather than when its "head" ends or outgrows the limit.
+    fn check_start(&mut self, buf: &[u8]) -> Result<(), ProtoError> {
+        const PATTERN: &[u8; 9] = b"HTTP/1.1 ";
+        while let Some(&b) = buf.get(self.checked) {
+            if self.lead == self.checked && (b == b'\r' || b == b'\n') {
+                self.lead += 1;
+                self.checked += 1;
+                continue;
+            }
+            let i = self.checked - self.lead;
+            if i >= PATTERN.len() {
+                break;
+            }
+            let ok = if i == 5 || i == 7 { b.is_ascii_digit() } else { b == PATTERN[i] };
+            if !ok {
+                return Err(err(ProtoErrorKind::InvalidHead, "not an HTTP/1.x status line"));
+            }
+            if i == 7 && !matches!(&buf[self.lead + 5..=self.checked], b"1.0" | b"1.1") {
+                return Err(err(ProtoErrorKind::UnsupportedVersion, "only HTTP/1.0 and HTTP/1.1 are spoken"));
+            }
+            self.checked += 1;
+        }
+        Ok(())
+    }
+}
+
+/// A header field parsed by httparse: the name, and where the value lies in the parsed bytes.
+struct Field {
+    name: HeaderName,
+    value: Range<usize>,
+}
+
+/// A complete response head, as positions into the bytes httparse read (so values need not be copied).
+struct ParsedHead {
+    len: usize,
+    version: Version,
+    status: StatusCode,
+    reason: Range<usize>,
+    fields: Vec<Field>,
+}
+
+impl ParsedHead {
+    fn into_head(self, bytes: &Bytes) -> Result<ResponseHead, ProtoError> {
+        Ok(ResponseHead {
+            version: self.version,
+            status: self.status,
+            reason: bytes.slice(self.reason),
+            headers: build_map(bytes, self.fields)?,
+        })
+    }
+}
+
+/// httparse over a buffer that ends with a blank line; `None` when that blank line does not end the head.
+fn parse_response(buf: &[u8], max_headers: usize) -> Result<Option<ParsedHead>, ProtoError> {
+    let mut slots = vec![httparse::EMPTY_HEADER; header_slots(buf.len(), max_headers)];
+    let mut response = httparse::Response::new(&mut slots);
+    let status = httparse::ParserConfig::default()
+        .allow_obsolete_multiline_headers_in_responses(true)
+        .parse_response(&mut response, buf);
+    let len = match status {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(e) => return Err(httparse_error(e)),
+    };
+    let version = match response.version {
+        Some(0) => Version::HTTP_10,
+        Some(1) => Version::HTTP_11,
+        _ => return Err(err(ProtoErrorKind::UnsupportedVersion, "")),
+    };
+    let status = response
+        .code
+        .and_then(|code| StatusCode::from_u16(code).ok())
+        .ok_or_else(|| err(ProtoErrorKind::InvalidHead, "invalid status code"))?;
+    let fields = collect_fields(buf, response.headers)?;
+    Ok(Some(ParsedHead { len, version, status, reason: reason_range(&buf[..len]), fields }))
+}
+
+/// Where the reason phrase lies. httparse hides a reason holding obs-text, but it is kept as sent.
+fn reason_range(head: &[u8]) -> Range<usize> {
+    let lead = head.iter().take_while(|&&b| b == b'\r' || b == b'\n').count();
+    let line_end = head[lead..].iter().position(|&b| b == b'\n').map_or(head.len(), |i| lead + i);
+    let line_end = if line_end > lead && head[line_end - 1] == b'\r' { line_end - 1 } else { line_end };
+    // `HTTP/1.1 200 ` is 13 bytes; httparse has checked that layout.
+    (lead + 13).min(line_end)..line_end
+}
+
+/// A trailer section, `None` when the blank line found does not end it.
+fn parse_trailers(buf: &[u8], max_headers: usize) -> Result<Option<(usize, Vec<Field>)>, ProtoError> {
+    let mut slots = vec![httparse::EMPTY_HEADER; header_slots(buf.len(), max_headers)];
+    match httparse::parse_headers(buf, &mut slots) {
+        Ok(httparse::Status::Complete((len, headers))) => Ok(Some((len, collect_fields(buf, headers)?))),
+        Ok(httparse::Status::Partial) => Ok(None),
+        Err(e) => Err(httparse_error(e)),
+    }
+}
+
+/// Header slots for httparse: `max_headers`, but never more than `len` bytes can hold (a field line is at
+/// least 3 bytes, `a:\n`), so a large configured limit does not mean a large allocation.
+fn header_slots(len: usize, max_headers: usize) -> usize {
+    max_headers.min(len / 3 + 1)
+}
+
+fn httparse_error(e: httparse::Error) -> ProtoError {
+    match e {
+        httparse::Error::TooManyHeaders => err(ProtoErrorKind::TooManyHeaders, "more than max_headers fields"),
+        other => err(ProtoErrorKind::InvalidHead, other.to_string()),
+    }
+}
+
+fn collect_fields(buf: &[u8], headers: &[httparse::Header<'_>]) -> Result<Vec<Field>, ProtoError> {
+    let base = buf.as_ptr() as usize;
+    headers
+        .iter()
+        .map(|h| {
+            let name = HeaderName::from_bytes(h.name.as_bytes())
+                .map_err(|_| err(ProtoErrorKind::InvalidHead, "invalid header name"))?;
+            // httparse hands out sub-slices of `buf`; their offsets let the values share the head's bytes.
+            let start = (h.value.as_ptr() as usize).wrapping_sub(base);
+            let value = start..start.wrapping_add(h.value.len());
+            if h.value.is_empty() {
+                Ok(Field { name, value: 0..0 })
+            } else if value.start <= value.end && value.end <= buf.len() {
+                Ok(Field { name, value })
+            } else {
+                Err(err(ProtoErrorKind::InvalidHead, "header value outside the head"))
+            }
+        })
+        .collect()
+}
+
+/// Builds the header map in received order, duplicates kept, values sharing `bytes`.
+fn build_map(bytes: &Bytes, fields: Vec<Field>) -> Result<HeaderMap, ProtoError> {
+    let too_many = |_| err(ProtoErrorKind::TooManyHeaders, "header map is full");
+    let mut map = HeaderMap::try_with_capacity(fields.len()).map_err(too_many)?;
+    for field in fields {
+        let raw = &bytes[field.value.clone()];
+        let value = if raw.contains(&b'\n') {
+            HeaderValue::from_bytes(&unfold(raw))
+        } else {
+            HeaderValue::from_maybe_shared(bytes.slice(field.value))
+        };
+        let value = value.map_err(|_| err(ProtoErrorKind::InvalidHead, "invalid header value"))?;
+        map.try_append(field.name, value).map_err(too_many)?;
+    }
+    Ok(map)
+}
+
+/// RFC 9112 §5.2: each obs-fold (whitespace around a line break) becomes one SP.
+fn unfold(raw: &[u8]) -> Vec<u8> {
+    let is_ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    let mut out = Vec::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(&b) = rest.first() {
+        if !is_ws(&b) {
+            out.push(b);
+            rest = &rest[1..];
+            continue;
+        }
+        let run = rest.iter().position(|b| !is_ws(b)).unwrap_or(rest.len());
+        if rest[..run].contains(&b'\n') {
+            out.push(b' ');
+        } else {
+            out.extend_from_slice(&rest[..run]);
+        }
+        rest = &rest[run..];
+    }
+    out
+}
+
+/// How a final response continues after its head (RFC 9112 §6.3).
+#[derive(Debug)]
+pub(super) enum Framing {
+    /// The connection now carries another protocol (101, or 2xx to CONNECT).
+    Tunnel,
+    /// A body, possibly empty, and the close reason its framing implies.
+    Body(BodyDecoder, Option<CloseReason>),
+}
+
+/// Chooses the framing of a final response to the request described by `req`.
+pub(super) fn response_framing(
+    head: &ResponseHead,
+    req: &RequestInfo,
+    limits: &Limits,
+) -> Result<Framing, ProtoError> {
+    let status = head.status;
+    if status == StatusCode::SWITCHING_PROTOCOLS || (req.is_connect && status.is_success()) {
+        return Ok(Framing::Tunnel);
+    }
+    if req.is_head || status.is_informational() || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED
+    {
+        return Ok(Framing::Body(BodyDecoder::new(Kind::Length(0)), None));
+    }
+    if let Some(chunked) = final_coding_is_chunked(&head.headers)? {
+        // Transfer-Encoding wins over Content-Length, and the pair may be a smuggling attempt: close after.
+        let reason = if head.headers.contains_key(header::CONTENT_LENGTH) {
+            Some(CloseReason::TransferEncodingWithLength)
+        } else if !chunked {
+            Some(CloseReason::ReadToEof)
+        } else if head.version == Version::HTTP_10 {
+            // RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 is faulty framing; decode it, then close.
+            Some(CloseReason::Http10)
+        } else {
+            None
+        };
+        let kind = if chunked { Kind::ChunkSize { searched: 0 } } else { Kind::Eof };
+        return Ok(Framing::Body(BodyDecoder::new(kind), reason));
+    }
+    match content_length(&head.headers)? {
+        Some(len) if limits.max_body_size.is_some_and(|max| len > max) => {
+            Err(err(ProtoErrorKind::BodyTooLarge, format!("Content-Length {len} exceeds max_body_size")))
+        }
+        Some(len) => Ok(Framing::Body(BodyDecoder::new(Kind::Length(len)), None)),
+        None => Ok(Framing::Body(BodyDecoder::new(Kind::Eof), Some(CloseReason::ReadToEof))),
+    }
+}
+
+/// `None` without Transfer-Encoding; otherwise whether the final coding is `chunked`.
+fn final_coding_is_chunked(headers: &HeaderMap) -> Result<Option<bool>, ProtoError> {
+    let mut values = headers.get_all(header::TRANSFER_ENCODING).iter().peekable();
+    if values.peek().is_none() {
+        return Ok(None);
+    }
+    // Empty list elements are allowed and ignored (RFC 9110 §5.6.1).
+    let last = values.flat_map(|v| v.as_bytes().split(|&b| b == b',')).map(trim_ows).filter(|c| !c.is_empty()).last();
+    match last {
+        Some(coding) => Ok(Some(coding.eq_ignore_ascii_case(b"chunked"))),
+        None => Err(err(ProtoErrorKind::InvalidTransferEncoding, "Transfer-Encoding without a coding")),
+    }
+}
+
+/// The Content-Length, if any. Repeats are accepted only when every value is the same (RFC 9110 §8.6).
+fn content_length(headers: &HeaderMap) -> Result<Option<u64>, ProtoError> {
+    let mut found = None;
+    for value in headers.get_all(header::CONTENT_LENGTH) {
+        for item in value.as_bytes().split(|&b| b == b',') {
+            let len = parse_decimal(trim_ows(item))
+                .ok_or_else(|| err(ProtoErrorKind::InvalidContentLength, "not a decimal u64"))?;
+            if found.is_some_and(|prev| prev != len) {
+                return Err(err(ProtoErrorKind::InvalidContentLength, "differing values"));
+            }
+            found = Some(len);
+        }
+    }
+    Ok(found)
+}
+
+/// `1*DIGIT` as a u64: no sign, no whitespace, no overflow.
+fn parse_decimal(s: &[u8]) -> Option<u64> {
+    if s.is_empty() {
+        return None;
+    }
+    s.iter().try_fold(0u64, |acc, &b| {
+        let digit = char::from(b).to_digit(10)?;
+        acc.checked_mul(10)?.checked_add(u64::from(digit))
+    })
+}
+
+/// What the body decoder produced.
+#[derive(Debug)]
+pub(super) enum BodyEvent {
+    Data(Bytes),
+    Trailers(HeaderMap),
+    End,
+}
+
+/// Decodes one response body.
+#[derive(Debug)]
+pub(super) struct BodyDecoder {
+    kind: Kind,
+    /// Body bytes received or, for chunked bodies, announced so far (checked against `max_body_size`).
+    received: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    /// Content-Length: this many bytes remain.
+    Length(u64),
+    /// No framing: everything until EOF.
+    Eof,
+    /// Expecting a chunk-size line; `searched` bytes of it hold no LF.
+    ChunkSize { searched: usize },
+    /// Inside a chunk: this many data bytes remain.
+    ChunkData(u64),
+    /// After a chunk's data: expecting its CRLF.
+    ChunkEnd,
+    /// After the last chunk: expecting the trailer section.
+    Trailers(LineScan),
+    /// Trailers were reported; only End remains.
+    Finished,
+}
+
+impl BodyDecoder {
+    fn new(kind: Kind) -> Self {
+        BodyDecoder { kind, received: 0 }
+    }
+
+    /// The next body event, `None` when more bytes are needed. `trailer_budget` is what is left of
+    /// `max_head_size` after the heads of this exchange: trailers count against the same limit.
+    pub(super) fn decode(
+        &mut self,
+        recv: &mut BytesMut,
+        limits: &Limits,
+        trailer_budget: usize,
+        eof: bool,
+    ) -> Result<Option<BodyEvent>, ProtoError> {
+        loop {
+            match self.kind {
+                Kind::Length(0) | Kind::Finished => return Ok(Some(BodyEvent::End)),
+                Kind::Length(remaining) => {
+                    let Some(data) = take(recv, remaining) else { return need_more(eof) };
+                    self.kind = Kind::Length(remaining - data.len() as u64);
+                    return Ok(Some(BodyEvent::Data(data)));
+                }
+                Kind::Eof if recv.is_empty() => return if eof { Ok(Some(BodyEvent::End)) } else { Ok(None) },
+                Kind::Eof => {
+                    self.announce(recv.len() as u64, limits)?;
+                    return Ok(Some(BodyEvent::Data(recv.split().freeze())));
+                }
+                Kind::ChunkSize { searched } => {
+                    let window = recv.len().min(limits.max_chunk_line);
+                    let Some(lf) = recv.get(searched..window).and_then(|s| s.iter().position(|&b| b == b'\n')) else {
+                        if recv.len() >= limits.max_chunk_line {
+                            return Err(err(ProtoErrorKind::ChunkLineTooLong, "chunk-size line exceeds max_chunk_line"));
+                        }
+                        self.kind = Kind::ChunkSize { searched: window };
+                        return need_more(eof);
+                    };
+                    let end = searched + lf + 1;
+                    let size = parse_chunk_size(&recv[..end])?;
+                    recv.advance(end);
+                    self.announce(size, limits)?;
+                    self.kind = if size == 0 { Kind::Trailers(LineScan::default()) } else { Kind::ChunkData(size) };
+                }
+                Kind::ChunkData(remaining) => {
+                    let Some(data) = take(recv, remaining) else { return need_more(eof) };
+                    let left = remaining - data.len() as u64;
+                    self.kind = if left == 0 { Kind::ChunkEnd } else { Kind::ChunkData(left) };
+                    return Ok(Some(BodyEvent::Data(data)));
+                }
+                Kind::ChunkEnd => match recv[..] {
+                    [b'\n', ..] | [b'\r', b'\n', ..] => {
+                        recv.advance(if recv[0] == b'\n' { 1 } else { 2 });
+                        self.kind = Kind::ChunkSize { searched: 0 };
+                    }
+                    [] | [b'\r'] => return need_more(eof),
+                    _ => return Err(err(ProtoErrorKind::InvalidChunk, "chunk data not followed by CRLF")),
+                },
+                Kind::Trailers(mut scan) => {
+                    let window = recv.len().min(trailer_budget);
+                    while let Some(end) = scan.next_blank_line(&recv[..window]) {
+                        if let Some((len, fields)) = parse_trailers(&recv[..end], limits.max_headers)? {
+                            let trailers = build_map(&recv.split_to(len).freeze(), fields)?;
+                            self.kind = Kind::Finished;
+                            if trailers.is_empty() {
+                                return Ok(Some(BodyEvent::End));
+                            }
+                            return Ok(Some(BodyEvent::Trailers(trailers)));
+                        }
+                        scan.skip_to(end);
+                    }
+                    self.kind = Kind::Trailers(scan);
+                    if recv.len() >= trailer_budget {
+                        return Err(err(ProtoErrorKind::HeadTooLarge, "trailer section exceeds max_head_size"));
+                    }
+                    return need_more(eof);
+                }
+            }
+        }
+    }
+
+    /// Counts `n` more body bytes against `max_body_size` before they are handed out.
+    fn announce(&mut self, n: u64, limits: &Limits) -> Result<(), ProtoError> {
+        let total = self.received.checked_add(n);
+        match (total, limits.max_body_size) {
+            (Some(total), Some(max)) if total <= max => self.received = total,
+            (Some(total), None) => self.received = total,
+            _ => return Err(err(ProtoErrorKind::BodyTooLarge, "body exceeds max_body_size")),
+        }
+        Ok(())
+    }
+}
+
+/// Splits up to `max` buffered bytes off without copying; `None` when the buffer is empty.
+fn take(recv: &mut BytesMut, max: u64) -> Option<Bytes> {
+    if recv.is_empty() {
+        return None;
+    }
+    let n = usize::try_from(max).unwrap_or(usize::MAX).min(recv.len());
+    Some(recv.split_to(n).freeze())
+}
+
+/// Waiting for bytes is fine unless the peer has closed: then the body was cut short.
+fn need_more<T>(eof: bool) -> Result<Option<T>, ProtoError> {
+    if eof {
+        Err(err(ProtoErrorKind::TruncatedBody, "connection closed before the end of the body"))
+    } else {
+        Ok(None)
+    }
+}
+
+/// `chunk-size [ BWS chunk-ext ] CRLF` (RFC 9112 §7.1): hex only, no sign, no leading whitespace; the
+/// extensions are checked for forbidden bytes and ignored.
+fn parse_chunk_size(line: &[u8]) -> Result<u64, ProtoError> {
+    let invalid = |why: &str| err(ProtoErrorKind::InvalidChunk, why);
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+    if digits == 0 {
+        return Err(invalid("chunk size is not hexadecimal"));
+    }
+    let size = line[..digits].iter().try_fold(0u64, |acc, &b| {
+        let digit = char::from(b).to_digit(16)?;
+        acc.checked_mul(16)?.checked_add(u64::from(digit))
+    });
+    let size = size.ok_or_else(|| invalid("chunk size overflows u64"))?;
+    match trim_ows(&line[digits..]) {
+        [] => Ok(size),
+        [b';', ext @ ..] if ext.iter().all(|&b| b == b'\t' || (b' '..=b'~').contains(&b) || b >= 0x80) => Ok(size),
+        _ => Err(invalid("malformed chunk-size line")),
+    }
+}
+
+fn err(kind: ProtoErrorKind, detail: impl Into<String>) -> ProtoError {
+    ProtoError::new(kind, detail)
+}

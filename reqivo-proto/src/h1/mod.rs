@@ -33,6 +33,8 @@ mod conn;
 mod decode;
 mod encode;
 mod error;
+#[cfg(test)]
+mod tests;
 
 pub use conn::ClientConn;
 pub use error::{ProtoError, ProtoErrorKind, UsageError};
@@ -65,7 +67,9 @@ impl Default for Limits {
 pub struct RequestHead<'a> {
     /// The request method.
     pub method: &'a Method,
-    /// The origin-form target (`/path?query`). Must start with `/` (or be `*` for OPTIONS).
+    /// The origin-form target (`/path?query`). Must start with `/` (or be `*` for OPTIONS). Absolute-form
+    /// (`http://host/path`, for a forward proxy) and authority-form (`host:port`, required for CONNECT) are
+    /// accepted too. Visible ASCII only: percent-encode anything else.
     pub target: &'a str,
     /// The `Host` header value (`host` or `host:port`); written first.
     pub host: &'a str,

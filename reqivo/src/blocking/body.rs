@@ -5,7 +5,7 @@ use std::io::{self, Read};
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
-use http::{HeaderMap, Method};
+use http::HeaderMap;
 
 use super::pump::{Conn, Wait};
 use crate::body::{drain_buffered, BodyDecoder, Step};
@@ -26,7 +26,7 @@ pub struct Body {
 }
 
 impl Body {
-    pub(crate) fn new(pooled: Pooled<Conn>, wait: Wait, gzip: bool, limit: Option<u64>, _method: &Method) -> Result<Body> {
+    pub(crate) fn new(pooled: Pooled<Conn>, wait: Wait, gzip: bool, limit: Option<u64>) -> Result<Body> {
         let mut body = Body {
             conn: Some(pooled),
             decoder: BodyDecoder::new(gzip, limit),

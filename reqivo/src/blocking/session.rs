@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use http::header::LOCATION;
 use reqivo_proto::deadline::{Deadlines, Phase};
-use reqivo_proto::h1::{ClientConn, Event, RequestHead, ResponseHead};
+use reqivo_proto::h1::{BodyLength, ClientConn, Event, RequestHead, ResponseHead};
 use reqivo_proto::pool::{PoolKey, PoolStats};
 use reqivo_proto::redirect::{Decision, Redirects};
 use reqivo_proto::url::Target;
@@ -15,7 +15,7 @@ use super::body::Body;
 use super::connect::connect;
 use super::pump::{Conn, Wait, Waited};
 use crate::config::{Config, SessionBuilder};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::exchange::{apply_redirect, body_length, may_retry, redirect_error, response_meta};
 use crate::pool::{Attempt, Pooled, SharedPool};
 use crate::request::{sealed, Driver, Prepared, RequestBody, RequestBuilder};
@@ -90,11 +90,11 @@ impl Session {
             match decision {
                 Decision::Deliver => {
                     let (meta, gzip) = response_meta(head, req.url, pooled.conn.remote, timings, config.gzip);
-                    let body = Body::new(pooled, wait, gzip, config.limits.max_body_size, &req.method)?;
+                    let body = Body::new(pooled, wait, gzip, config.limits.max_body_size)?;
                     return Ok(Response { meta, body });
                 }
                 Decision::Follow(follow) => {
-                    Body::new(pooled, wait, false, None, &req.method)?.discard();
+                    Body::new(pooled, wait, false, None)?.discard();
                     apply_redirect(&mut req, follow);
                 }
             }
@@ -184,18 +184,18 @@ fn send(
     let write = Wait { deadlines: *deadlines, gap: req.timeouts.read, phase: Phase::Write };
     conn.flush(&write)?;
     let mut early = None;
-    if conn.proto.wants_body() || !matches!(req.body, RequestBody::Empty) {
-        if !conn.proto.wants_body() {
-            // Expect: 100-continue: wait a moment for the server's go-ahead (or its refusal).
-            let hold = Wait { deadlines: *deadlines, gap: Some(continue_timeout), phase: Phase::ResponseHead };
+    if !matches!(length, BodyLength::None | BodyLength::Known(0)) {
+        // Expect: 100-continue: wait a moment for the server's go-ahead (or its refusal).
+        let hold = Wait { deadlines: *deadlines, gap: Some(continue_timeout), phase: Phase::ResponseHead };
+        while !conn.proto.wants_body() && early.is_none() {
             match conn.wait_event(&hold)? {
                 Waited::GapElapsed => conn.proto.handle_continue_timeout(),
                 Waited::Event(Event::Informational(_)) => {}
                 Waited::Event(Event::Head(h)) => early = Some(h),
-                Waited::Event(_) => return Err(crate::error::Error::new(crate::error::ErrorKind::Protocol, "unexpected event before the response head")),
+                Waited::Event(_) => return Err(Error::new(ErrorKind::Protocol, "unexpected event before the response head")),
             }
         }
-        if early.is_none() && conn.proto.wants_body() {
+        if early.is_none() {
             send_body(conn, &mut req.body, &write)?;
         }
     }
@@ -207,7 +207,7 @@ fn send(
         match conn.next_event(&wait)? {
             Event::Informational(_) => {}
             Event::Head(h) => return Ok(h),
-            _ => return Err(Error::new(crate::error::ErrorKind::Protocol, "unexpected event before the response head")),
+            _ => return Err(Error::new(ErrorKind::Protocol, "unexpected event before the response head")),
         }
     }
 }
@@ -223,7 +223,7 @@ fn send_body(conn: &mut Conn, body: &mut RequestBody<Stream>, wait: &Wait) -> Re
                     Ok(0) => break,
                     Ok(n) => n,
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(Error::new(crate::error::ErrorKind::Io, "reading the request body failed").with_source(e)),
+                    Err(e) => return Err(Error::new(ErrorKind::Io, "reading the request body failed").with_source(e)),
                 };
                 write_all(conn, &buf[..n], wait)?;
             }

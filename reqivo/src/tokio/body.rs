@@ -8,7 +8,7 @@ use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
-use http::{HeaderMap, Method};
+use http::HeaderMap;
 use tokio::io::{AsyncRead, ReadBuf};
 
 use super::pump::{Conn, Timer, Wait, Waited};
@@ -31,7 +31,7 @@ pub struct AsyncBody {
 }
 
 impl AsyncBody {
-    pub(crate) fn new(pooled: Pooled<Conn>, wait: Wait, gzip: bool, limit: Option<u64>, _method: &Method) -> Result<AsyncBody> {
+    pub(crate) fn new(pooled: Pooled<Conn>, wait: Wait, gzip: bool, limit: Option<u64>) -> Result<AsyncBody> {
         let mut body = AsyncBody {
             conn: Some(pooled),
             decoder: BodyDecoder::new(gzip, limit),
