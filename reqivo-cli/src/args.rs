@@ -14,7 +14,7 @@ pub enum Command {
     Demo,
     /// `reqivo ws URL`: reserved for the WebSocket client.
     Ws,
-    Fetch(Options),
+    Fetch(Box<Options>),
 }
 
 /// A request body as given on the command line; files are read later, when the plan is made.
@@ -170,7 +170,7 @@ pub fn parse(args: Vec<String>) -> Result<Command, String> {
         }
     }
     split_positionals(&mut opts, positionals)?;
-    Ok(Command::Fetch(opts))
+    Ok(Command::Fetch(Box::new(opts)))
 }
 
 /// Records one option; returns a command when the option ends parsing (`--help`, `--version`).
@@ -231,7 +231,8 @@ fn split_positionals(opts: &mut Options, positionals: Vec<String>) -> Result<(),
 
 /// `Name: value` → a validated header; the value's surrounding whitespace is not part of it (RFC 9110 §5.5).
 fn parse_header(arg: &str) -> Result<(HeaderName, HeaderValue), String> {
-    let (name, value) = arg.split_once(':').ok_or_else(|| format!("header {arg:?} has no colon (want 'Name: value')"))?;
+    let (name, value) =
+        arg.split_once(':').ok_or_else(|| format!("header {arg:?} has no colon (want 'Name: value')"))?;
     let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| format!("invalid header name {name:?}"))?;
     let value = HeaderValue::from_bytes(value.trim_matches([' ', '\t']).as_bytes())
         .map_err(|_| format!("invalid value for header {name}"))?;
@@ -257,7 +258,7 @@ mod tests {
 
     fn fetch(args: &[&str]) -> Options {
         match parse(args.iter().map(|s| s.to_string()).collect()) {
-            Ok(Command::Fetch(o)) => o,
+            Ok(Command::Fetch(o)) => *o,
             other => panic!("expected a fetch, got {other:?}"),
         }
     }

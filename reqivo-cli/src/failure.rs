@@ -1,6 +1,5 @@
 //! Why the command failed: the exit code and the one `error[KIND]` line scripts can rely on.
 
-use std::error::Error as _;
 use std::io;
 
 use reqivo::ErrorKind;

@@ -18,7 +18,10 @@ use args::Command;
 use failure::Failure;
 
 fn main() -> ExitCode {
-    let result = match args::parse(std::env::args().skip(1).collect()) {
+    // args_os: a non-UTF-8 argument is a usage error, not a panic.
+    let argv: Result<Vec<String>, _> = std::env::args_os().skip(1).map(|a| a.into_string()).collect();
+    let parsed = argv.map_err(|a| format!("argument {a:?} is not valid UTF-8 (use -d @FILE for binary data)"));
+    let result = match parsed.and_then(args::parse) {
         Err(message) => Err(Failure::Usage(message)),
         Ok(Command::Help) => {
             print!("{}", args::USAGE);

@@ -42,7 +42,10 @@ pub(crate) use head_of;
 enum Sink {
     Stdout(io::Stdout),
     /// `-o FILE`: opened at the first response, so a failed request leaves no empty file behind.
-    File { path: PathBuf, file: Option<File> },
+    File {
+        path: PathBuf,
+        file: Option<File>,
+    },
 }
 
 pub struct Output {
@@ -198,7 +201,8 @@ mod tests {
         headers.append("content-type", "text/plain".parse().unwrap());
         headers.append("x-a", "1".parse().unwrap());
         let url: Uri = "http://h/".parse().unwrap();
-        let head = Head { version: Version::HTTP_11, status: StatusCode::OK, reason: b"OK", headers: &headers, url: &url };
+        let head =
+            Head { version: Version::HTTP_11, status: StatusCode::OK, reason: b"OK", headers: &headers, url: &url };
         let mut out = Vec::new();
         write_head(&mut out, b"< ", &head);
         assert_eq!(out, b"< HTTP/1.1 200 OK\r\n< content-type: text/plain\r\n< x-a: 1\r\n");

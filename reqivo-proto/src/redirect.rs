@@ -101,7 +101,9 @@ impl Redirects {
         if !drop_body && !body_replayable {
             return Ok(Decision::Deliver);
         }
-        let location = location.to_str().map_err(|_| RedirectError::BadLocation(String::from_utf8_lossy(location.as_bytes()).into_owned()))?;
+        let location = location
+            .to_str()
+            .map_err(|_| RedirectError::BadLocation(String::from_utf8_lossy(location.as_bytes()).into_owned()))?;
         let next = resolve(url, location).map_err(|_| RedirectError::BadLocation(location.to_owned()))?;
         let next_target = Target::from_uri(&next).map_err(|_| RedirectError::BadLocation(location.to_owned()))?;
         if self.followed >= self.max {
@@ -130,13 +132,28 @@ mod tests {
     fn method_rules() {
         let url: Uri = "http://a/x".parse().unwrap();
         let mut r = Redirects::new(10, &Method::POST, &url);
-        let Decision::Follow(f) = r.on_response(&Method::POST, &url, StatusCode::FOUND, loc("/y").as_ref(), true).unwrap() else { panic!() };
+        let Decision::Follow(f) =
+            r.on_response(&Method::POST, &url, StatusCode::FOUND, loc("/y").as_ref(), true).unwrap()
+        else {
+            panic!()
+        };
         assert_eq!((f.method, f.drop_body, f.cross_origin), (Method::GET, true, false));
         assert_eq!(f.url.to_string(), "http://a/y");
-        let Decision::Follow(f) = r.on_response(&Method::PUT, &url, StatusCode::TEMPORARY_REDIRECT, loc("http://b/z").as_ref(), true).unwrap() else { panic!() };
+        let Decision::Follow(f) = r
+            .on_response(&Method::PUT, &url, StatusCode::TEMPORARY_REDIRECT, loc("http://b/z").as_ref(), true)
+            .unwrap()
+        else {
+            panic!()
+        };
         assert_eq!((f.method, f.drop_body, f.cross_origin), (Method::PUT, false, true));
-        assert_eq!(r.on_response(&Method::PUT, &url, StatusCode::PERMANENT_REDIRECT, loc("/q").as_ref(), false).unwrap(), Decision::Deliver);
-        assert_eq!(r.on_response(&Method::GET, &url, StatusCode::OK, loc("/q").as_ref(), true).unwrap(), Decision::Deliver);
+        assert_eq!(
+            r.on_response(&Method::PUT, &url, StatusCode::PERMANENT_REDIRECT, loc("/q").as_ref(), false).unwrap(),
+            Decision::Deliver
+        );
+        assert_eq!(
+            r.on_response(&Method::GET, &url, StatusCode::OK, loc("/q").as_ref(), true).unwrap(),
+            Decision::Deliver
+        );
         assert_eq!(r.on_response(&Method::GET, &url, StatusCode::FOUND, None, true).unwrap(), Decision::Deliver);
     }
 
@@ -145,11 +162,26 @@ mod tests {
         let a: Uri = "http://h/a".parse().unwrap();
         let b: Uri = "http://h/b".parse().unwrap();
         let mut r = Redirects::new(10, &Method::GET, &a);
-        assert!(matches!(r.on_response(&Method::GET, &a, StatusCode::FOUND, loc("/b").as_ref(), true), Ok(Decision::Follow(_))));
-        assert!(matches!(r.on_response(&Method::GET, &b, StatusCode::FOUND, loc("/a").as_ref(), true), Err(RedirectError::Loop(_))));
+        assert!(matches!(
+            r.on_response(&Method::GET, &a, StatusCode::FOUND, loc("/b").as_ref(), true),
+            Ok(Decision::Follow(_))
+        ));
+        assert!(matches!(
+            r.on_response(&Method::GET, &b, StatusCode::FOUND, loc("/a").as_ref(), true),
+            Err(RedirectError::Loop(_))
+        ));
         let mut r = Redirects::new(1, &Method::GET, &a);
-        assert!(matches!(r.on_response(&Method::GET, &a, StatusCode::FOUND, loc("/b").as_ref(), true), Ok(Decision::Follow(_))));
-        assert!(matches!(r.on_response(&Method::GET, &b, StatusCode::FOUND, loc("/c").as_ref(), true), Err(RedirectError::TooMany(1))));
-        assert!(matches!(r.on_response(&Method::GET, &b, StatusCode::FOUND, loc("ftp://x/").as_ref(), true), Err(RedirectError::BadLocation(_))));
+        assert!(matches!(
+            r.on_response(&Method::GET, &a, StatusCode::FOUND, loc("/b").as_ref(), true),
+            Ok(Decision::Follow(_))
+        ));
+        assert!(matches!(
+            r.on_response(&Method::GET, &b, StatusCode::FOUND, loc("/c").as_ref(), true),
+            Err(RedirectError::TooMany(1))
+        ));
+        assert!(matches!(
+            r.on_response(&Method::GET, &b, StatusCode::FOUND, loc("ftp://x/").as_ref(), true),
+            Err(RedirectError::BadLocation(_))
+        ));
     }
 }

@@ -62,7 +62,8 @@ impl Target {
         }
         let port = authority.port_u16().unwrap_or(default);
         let bare_host = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
-        let host_header = if port == default { host.to_ascii_lowercase() } else { format!("{}:{port}", host.to_ascii_lowercase()) };
+        let host_header =
+            if port == default { host.to_ascii_lowercase() } else { format!("{}:{port}", host.to_ascii_lowercase()) };
         let path_and_query = match uri.path_and_query() {
             Some(pq) if pq.as_str().starts_with('/') => pq.as_str().to_owned(),
             Some(pq) => format!("/{}", pq.as_str()),
@@ -188,7 +189,13 @@ pub fn append_query(uri: &Uri, encoded_pairs: &str) -> Result<Uri, UrlError> {
     }
     let s = uri.to_string();
     let (without_fragment, _) = s.split_once('#').unwrap_or((&s, ""));
-    let sep = if uri.query().is_some_and(|q| !q.is_empty()) { "&" } else if without_fragment.ends_with('?') { "" } else { "?" };
+    let sep = if uri.query().is_some_and(|q| !q.is_empty()) {
+        "&"
+    } else if without_fragment.ends_with('?') {
+        ""
+    } else {
+        "?"
+    };
     let joined = format!("{without_fragment}{sep}{encoded_pairs}");
     joined.parse::<Uri>().map_err(|e| UrlError::new(format!("invalid URL {joined:?}: {e}")))
 }

@@ -4,7 +4,9 @@
 use std::net::SocketAddr;
 
 use bytes::Bytes;
-use http::header::{HeaderMap, AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, PROXY_AUTHORIZATION};
+use http::header::{
+    HeaderMap, AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, PROXY_AUTHORIZATION,
+};
 use http::{Method, Uri};
 use reqivo_proto::h1::{BodyLength, ResponseHead};
 use reqivo_proto::redirect::{Follow, RedirectError};

@@ -275,33 +275,16 @@ fn merge_headers(defaults: &HeaderMap, own: HeaderMap, gzip: bool) -> HeaderMap 
     merged
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn request_headers_replace_defaults() {
-        let mut defaults = HeaderMap::new();
-        defaults.insert("user-agent", HeaderValue::from_static("a"));
-        defaults.insert("accept", HeaderValue::from_static("*/*"));
-        let mut own = HeaderMap::new();
-        own.append("user-agent", HeaderValue::from_static("b"));
-        own.append("x", HeaderValue::from_static("1"));
-        own.append("x", HeaderValue::from_static("2"));
-        let merged = merge_headers(&defaults, own, true);
-        assert_eq!(merged.get_all("user-agent").iter().collect::<Vec<_>>(), ["b"]);
-        assert_eq!(merged.get_all("x").iter().collect::<Vec<_>>(), ["1", "2"]);
-        assert_eq!(merged["accept-encoding"], "gzip");
-        assert_eq!(merged["accept"], "*/*");
-    }
-}
-
 /// The request helpers both sessions have, with the same names and parameters.
 macro_rules! session_methods {
     ($session:ty) => {
         impl $session {
             /// Starts a request with any method.
-            pub fn request(&self, method: ::http::Method, url: impl $crate::request::IntoUrl) -> $crate::request::RequestBuilder<'_, $session> {
+            pub fn request(
+                &self,
+                method: ::http::Method,
+                url: impl $crate::request::IntoUrl,
+            ) -> $crate::request::RequestBuilder<'_, $session> {
                 $crate::request::RequestBuilder::new(self, method, url.into_url())
             }
             /// Starts a GET request.
@@ -336,3 +319,24 @@ macro_rules! session_methods {
     };
 }
 pub(crate) use session_methods;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_headers_replace_defaults() {
+        let mut defaults = HeaderMap::new();
+        defaults.insert("user-agent", HeaderValue::from_static("a"));
+        defaults.insert("accept", HeaderValue::from_static("*/*"));
+        let mut own = HeaderMap::new();
+        own.append("user-agent", HeaderValue::from_static("b"));
+        own.append("x", HeaderValue::from_static("1"));
+        own.append("x", HeaderValue::from_static("2"));
+        let merged = merge_headers(&defaults, own, true);
+        assert_eq!(merged.get_all("user-agent").iter().collect::<Vec<_>>(), ["b"]);
+        assert_eq!(merged.get_all("x").iter().collect::<Vec<_>>(), ["1", "2"]);
+        assert_eq!(merged["accept-encoding"], "gzip");
+        assert_eq!(merged["accept"], "*/*");
+    }
+}

@@ -9,7 +9,7 @@ use std::ops::Range;
 use bytes::{Buf, Bytes, BytesMut};
 use http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode, Version};
 
-use super::encode::{trim_ows, RequestInfo};
+use super::encode::{is_field_byte, trim_ows, RequestInfo};
 use super::{CloseReason, Limits, ProtoError, ProtoErrorKind, ResponseHead};
 
 /// Finds the blank line that ends a head or trailer section. It resumes where the last call stopped, so a
@@ -274,18 +274,13 @@ pub(super) enum Framing {
     Body(BodyDecoder, Option<CloseReason>),
 }
 
-/// Chooses the framing of a final response to the request described by `req`.
-pub(super) fn response_framing(
-    head: &ResponseHead,
-    req: &RequestInfo,
-    limits: &Limits,
-) -> Result<Framing, ProtoError> {
+/// Chooses the framing of a final response (or 101) to the request described by `req`.
+pub(super) fn response_framing(head: &ResponseHead, req: &RequestInfo, limits: &Limits) -> Result<Framing, ProtoError> {
     let status = head.status;
     if status == StatusCode::SWITCHING_PROTOCOLS || (req.is_connect && status.is_success()) {
         return Ok(Framing::Tunnel);
     }
-    if req.is_head || status.is_informational() || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED
-    {
+    if req.is_head || status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
         return Ok(Framing::Body(BodyDecoder::new(Kind::Length(0)), None));
     }
     if let Some(chunked) = final_coding_is_chunked(&head.headers)? {
@@ -418,7 +413,10 @@ impl BodyDecoder {
                     let window = recv.len().min(limits.max_chunk_line);
                     let Some(lf) = recv.get(searched..window).and_then(|s| s.iter().position(|&b| b == b'\n')) else {
                         if recv.len() >= limits.max_chunk_line {
-                            return Err(err(ProtoErrorKind::ChunkLineTooLong, "chunk-size line exceeds max_chunk_line"));
+                            return Err(err(
+                                ProtoErrorKind::ChunkLineTooLong,
+                                "chunk-size line exceeds max_chunk_line",
+                            ));
                         }
                         self.kind = Kind::ChunkSize { searched: window };
                         return need_more(eof);
@@ -435,14 +433,16 @@ impl BodyDecoder {
                     self.kind = if left == 0 { Kind::ChunkEnd } else { Kind::ChunkData(left) };
                     return Ok(Some(BodyEvent::Data(data)));
                 }
-                Kind::ChunkEnd => match recv[..] {
-                    [b'\n', ..] | [b'\r', b'\n', ..] => {
-                        recv.advance(if recv[0] == b'\n' { 1 } else { 2 });
-                        self.kind = Kind::ChunkSize { searched: 0 };
-                    }
-                    [] | [b'\r'] => return need_more(eof),
-                    _ => return Err(err(ProtoErrorKind::InvalidChunk, "chunk data not followed by CRLF")),
-                },
+                Kind::ChunkEnd => {
+                    let line_end = match recv[..] {
+                        [b'\n', ..] => 1,
+                        [b'\r', b'\n', ..] => 2,
+                        [] | [b'\r'] => return need_more(eof),
+                        _ => return Err(err(ProtoErrorKind::InvalidChunk, "chunk data not followed by CRLF")),
+                    };
+                    recv.advance(line_end);
+                    self.kind = Kind::ChunkSize { searched: 0 };
+                }
                 Kind::Trailers(mut scan) => {
                     let window = recv.len().min(trailer_budget);
                     while let Some(end) = scan.next_blank_line(&recv[..window]) {
@@ -513,7 +513,7 @@ fn parse_chunk_size(line: &[u8]) -> Result<u64, ProtoError> {
     let size = size.ok_or_else(|| invalid("chunk size overflows u64"))?;
     match trim_ows(&line[digits..]) {
         [] => Ok(size),
-        [b';', ext @ ..] if ext.iter().all(|&b| b == b'\t' || (b' '..=b'~').contains(&b) || b >= 0x80) => Ok(size),
+        [b';', ext @ ..] if ext.iter().all(|&b| is_field_byte(b)) => Ok(size),
         _ => Err(invalid("malformed chunk-size line")),
     }
 }

@@ -86,11 +86,6 @@ fn validate(head: &RequestHead<'_>, body: BodyLength) -> Result<RequestInfo, Usa
     if !valid_authority(head.host) {
         return Err(UsageError::InvalidHost);
     }
-    let mut info = RequestInfo {
-        is_head: method == Method::HEAD,
-        is_connect: method == Method::CONNECT,
-        ..RequestInfo::default()
-    };
     for (name, value) in head.headers {
         if name == header::CONTENT_LENGTH || name == header::TRANSFER_ENCODING {
             return Err(UsageError::FramingHeader(name.as_str().to_owned()));
@@ -98,19 +93,16 @@ fn validate(head: &RequestHead<'_>, body: BodyLength) -> Result<RequestInfo, Usa
         if name == header::HOST {
             return Err(UsageError::HostHeader);
         }
-        // `HeaderName` and `HeaderValue` normally guarantee this, but the `_unchecked` constructors do not.
-        if name.as_str().is_empty() || !name.as_str().bytes().all(is_tchar) {
-            return Err(UsageError::InvalidHeader(name.as_str().to_owned()));
-        }
-        if !value.as_bytes().iter().all(|&b| is_field_byte(b)) {
-            return Err(UsageError::InvalidHeader(name.as_str().to_owned()));
-        }
+        check_field(name.as_str(), value.as_bytes())?;
     }
-    info.close = has_token(head.headers, header::CONNECTION, "close");
     let has_body = matches!(body, BodyLength::Chunked) || matches!(body, BodyLength::Known(n) if n > 0);
-    info.expect_continue = has_body
-        && head.headers.get_all(header::EXPECT).iter().any(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
-    Ok(info)
+    let expect_continue = |v: &http::HeaderValue| v.as_bytes().eq_ignore_ascii_case(b"100-continue");
+    Ok(RequestInfo {
+        close: has_token(head.headers, header::CONNECTION, "close"),
+        expect_continue: has_body && head.headers.get_all(header::EXPECT).iter().any(expect_continue),
+        is_head: method == Method::HEAD,
+        is_connect: method == Method::CONNECT,
+    })
 }
 
 /// RFC 9112 §3.2: origin-form, or absolute-form (for proxies), or authority-form for CONNECT, or `*` for
@@ -134,28 +126,30 @@ fn has_scheme(target: &str) -> bool {
         && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
 }
 
+/// `HeaderName` and `HeaderValue` normally guarantee this, but `HeaderValue::from_maybe_shared_unchecked`
+/// does not check for CR, LF or NUL in release builds: re-check, or a value could end its line early.
+pub(super) fn check_field(name: &str, value: &[u8]) -> Result<(), UsageError> {
+    let name_ok = !name.is_empty() && name.bytes().all(is_tchar);
+    if name_ok && value.iter().all(|&b| is_field_byte(b)) {
+        Ok(())
+    } else {
+        Err(UsageError::InvalidHeader(name.to_owned()))
+    }
+}
+
 /// RFC 3986 §3.2.2 host (reg-name, IPv4, IP-literal) with an optional port: unreserved, pct-encoded,
 /// sub-delims, `:`, `[` and `]`.
 fn valid_authority(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes().all(|b| {
-            b.is_ascii_alphanumeric()
-                || matches!(
-                    b,
-                    b'-' | b'.' | b'_' | b'~' | b'%' | b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b','
-                        | b';' | b'=' | b':' | b'[' | b']'
-                )
-        })
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=:[]".contains(&b))
 }
 
 /// RFC 9110 §5.6.2 token character.
-pub(super) fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(b, b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~')
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 /// RFC 9110 §5.5 field-value byte: HTAB, SP, VCHAR, obs-text. No CR, LF, NUL or other control.
-fn is_field_byte(b: u8) -> bool {
+pub(super) fn is_field_byte(b: u8) -> bool {
     b == b'\t' || (b' '..=b'~').contains(&b) || b >= 0x80
 }
 

@@ -6,14 +6,19 @@
 //! ## States
 //!
 //! ```text
-//!            send_request             head written + body done             Event::Head (final)
-//!   Idle ─────────────────▶ SendHead ───────────────────────────▶ RecvHead ─────────────────▶ RecvBody
-//!     ▲                        │ (body: send_body*/finish_body)     │  Event::Informational (1xx) ↺  │
-//!     │                        ▼                                    │                                 │ Event::Data*
-//!     │                     SendBody ──────────────────────────────▶│  101 ⇒ Event::Upgraded ⇒ Upgraded│ Event::Trailers?
-//!     │                                                                                               ▼
-//!     └──────────────────────────── start_next_cycle (only when close_reason() is None) ──────────── Done (Event::End)
-//!   any state ── error ──▶ Failed (sticky; close_reason() = Error)
+//!  request side                     send_request          finish_body (or Known length reached)
+//!    Idle ─────────────────────────────────────▶ Body ─────────────────────────────────────▶ Done
+//!      │ send_request with Expect: 100-continue    ▲
+//!      └──────────────────────────▶ WaitContinue ──┘ 100 Continue arrives, or handle_continue_timeout
+//!    Body / WaitContinue ── a final head arrives first ──▶ Abandoned  (close_reason: RequestBodyUnsent)
+//!
+//!  response side       send_request             Event::Head (final)             Event::End
+//!    Idle ─────────────────────────▶ Head ───────────────────────────▶ Body ──────────────────▶ Done
+//!                                     │ ↺ Event::Informational (1xx)    ↺ Event::Data, Event::Trailers
+//!                                     └── 101, or 2xx to CONNECT: Event::Head ⇒ Event::Upgraded ⇒ Upgraded
+//!
+//!  Done + Done ── start_next_cycle (only when close_reason() is None) ──▶ Idle + Idle
+//!  any state ── error ──▶ Failed (sticky; close_reason() = Error)
 //! ```
 //!
 //! ## Calling contract
@@ -28,6 +33,14 @@
 //!    [`ClientConn::recv_buf`] (EOF ⇒ [`ClientConn::handle_eof`]).
 //! 4. After [`Event::End`], [`ClientConn::close_reason`] is `None` when the connection may be reused:
 //!    call [`ClientConn::start_next_cycle`] before the next request.
+//!
+//! The request side and the response side move separately: a final response may arrive before the body
+//! is complete (an answer to `Expect: 100-continue`, or an early error). Then the rest of the body is never
+//! sent: `wants_body` turns false, `send_body` drops what it is given, and the connection closes after the
+//! exchange ([`CloseReason::RequestBodyUnsent`]).
+//!
+//! After an error nothing more is written (`poll_transmit` is `None`); a [`ProtoError`] is returned by
+//! every later `poll_event`, a [`UsageError`] by every later command (`poll_event` then says `Ok(None)`).
 
 mod conn;
 mod decode;
@@ -115,8 +128,8 @@ pub enum Event {
     Trailers(HeaderMap),
     /// The response is complete.
     End,
-    /// After a `Head` with status 101: the connection now speaks another protocol; `leftover` holds the
-    /// bytes that arrived after the head and belong to that protocol.
+    /// After a `Head` with status 101 (or a 2xx answer to CONNECT): the connection now speaks another
+    /// protocol; `leftover` holds the bytes that arrived after the head and belong to that protocol.
     Upgraded {
         /// Bytes received after the 101 head.
         leftover: Bytes,
@@ -144,7 +157,7 @@ pub enum CloseReason {
     UnsolicitedData,
     /// The peer closed the connection.
     PeerClosed,
-    /// The connection switched protocols (101).
+    /// The connection switched protocols (101) or became a CONNECT tunnel.
     Upgraded,
     /// An error occurred on the connection.
     Error,

@@ -49,7 +49,9 @@ impl Conn {
         };
         if timeout != self.socket_timeout {
             let tcp = self.io.tcp();
-            tcp.set_read_timeout(timeout).and_then(|()| tcp.set_write_timeout(timeout)).map_err(|e| io_error(e, wait.phase))?;
+            tcp.set_read_timeout(timeout)
+                .and_then(|()| tcp.set_write_timeout(timeout))
+                .map_err(|e| io_error(e, wait.phase))?;
             self.socket_timeout = timeout;
         }
         Ok(true)

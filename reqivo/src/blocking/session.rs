@@ -112,7 +112,9 @@ impl Session {
         let mut retried = false;
         loop {
             let mut timings = Timings::default();
-            let mut pooled = self.checkout(&target.key, req, deadlines, &mut timings).map_err(|e| e.with_url(&req.url))?;
+            let mut pooled = self
+                .checkout(&target.key, req.timeouts.connect, deadlines, &mut timings)
+                .map_err(|e| e.with_url(&req.url))?;
             match send(&mut pooled.conn, req, &target, deadlines, self.inner.config.continue_timeout) {
                 Ok(head) => {
                     timings.first_byte = start.elapsed();
@@ -123,7 +125,14 @@ impl Session {
                     let proto = &pooled.conn.proto;
                     let written = proto.poll_transmit().is_none() && !proto.wants_body();
                     let retry = !retried
-                        && may_retry(&e, pooled.reused, proto.response_started(), &req.method, written, req.body.replayable());
+                        && may_retry(
+                            &e,
+                            pooled.reused,
+                            proto.response_started(),
+                            &req.method,
+                            written,
+                            req.body.replayable(),
+                        );
                     if !retry {
                         return Err(e.with_url(&req.url));
                     }
@@ -136,7 +145,9 @@ impl Session {
     fn checkout(
         &self,
         key: &PoolKey,
-        req: &Prepared<Stream>,
+        // Only the connect timeout: a `&Prepared` held across `.await` would make the future !Send
+        // (the boxed body stream is not `Sync`).
+        connect_timeout: Option<std::time::Duration>,
         deadlines: &Deadlines,
         timings: &mut Timings,
     ) -> Result<Pooled<Conn>> {
@@ -153,7 +164,7 @@ impl Session {
                 }
                 Attempt::Connect(slot) => {
                     timings.pool_wait = Some(wait_start.elapsed());
-                    let (io, remote) = connect(key, &config.tls, req.timeouts.connect, deadlines, timings)?;
+                    let (io, remote) = connect(key, &config.tls, connect_timeout, deadlines, timings)?;
                     return Ok(slot.attach(Conn::new(io, ClientConn::new(config.limits), remote)));
                 }
                 Attempt::Wait => {
@@ -179,7 +190,12 @@ fn send(
     continue_timeout: std::time::Duration,
 ) -> Result<ResponseHead> {
     let length = body_length(&req.method, &req.body);
-    let head = RequestHead { method: &req.method, target: &target.path_and_query, host: &target.host_header, headers: &req.headers };
+    let head = RequestHead {
+        method: &req.method,
+        target: &target.path_and_query,
+        host: &target.host_header,
+        headers: &req.headers,
+    };
     conn.proto.send_request(head, length)?;
     let write = Wait { deadlines: *deadlines, gap: req.timeouts.read, phase: Phase::Write };
     conn.flush(&write)?;
@@ -192,7 +208,9 @@ fn send(
                 Waited::GapElapsed => conn.proto.handle_continue_timeout(),
                 Waited::Event(Event::Informational(_)) => {}
                 Waited::Event(Event::Head(h)) => early = Some(h),
-                Waited::Event(_) => return Err(Error::new(ErrorKind::Protocol, "unexpected event before the response head")),
+                Waited::Event(_) => {
+                    return Err(Error::new(ErrorKind::Protocol, "unexpected event before the response head"))
+                }
             }
         }
         if early.is_none() {
@@ -229,12 +247,15 @@ fn send_body(conn: &mut Conn, body: &mut RequestBody<Stream>, wait: &Wait) -> Re
             }
         }
     }
-    conn.proto.finish_body()?;
+    // A final response that arrived early ends the request body (the core dropped the rest).
+    if conn.proto.wants_body() {
+        conn.proto.finish_body()?;
+    }
     conn.flush(wait)
 }
 
 fn write_all(conn: &mut Conn, mut data: &[u8], wait: &Wait) -> Result<()> {
-    while !data.is_empty() {
+    while !data.is_empty() && conn.proto.wants_body() {
         let n = conn.proto.send_body(data)?;
         data = &data[n..];
         conn.flush(wait)?;

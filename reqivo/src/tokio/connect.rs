@@ -122,7 +122,8 @@ pub(crate) async fn connect(
     let name = crate::tls::server_name(&key.host)?;
     let connector = tokio_rustls::TlsConnector::from(tls.clone());
     let budget = phase_budget(deadlines, phase_end, Phase::Tls)?;
-    let stream = within(budget, Phase::Tls, connector.connect(name, tcp)).await?.map_err(crate::tls::handshake_error)?;
+    let stream =
+        within(budget, Phase::Tls, connector.connect(name, tcp)).await?.map_err(crate::tls::handshake_error)?;
     timings.tls = Some(tcp_done.elapsed());
     Ok((Transport::Tls(Box::new(stream)), addr))
 }

@@ -114,13 +114,21 @@ impl Conn {
 
     /// The next event, reading as needed; the wait's own limit running out is reported, not an error.
     /// Nothing may be left to transmit (flush first).
-    pub(crate) fn poll_wait_event(&mut self, cx: &mut Context<'_>, wait: &Wait, timer: &mut Timer) -> Poll<Result<Waited>> {
+    pub(crate) fn poll_wait_event(
+        &mut self,
+        cx: &mut Context<'_>,
+        wait: &Wait,
+        timer: &mut Timer,
+    ) -> Poll<Result<Waited>> {
         loop {
             if let Some(event) = self.proto.poll_event()? {
                 return Poll::Ready(Ok(Waited::Event(event)));
             }
             if !self.proto.wants_read() {
-                return Poll::Ready(Err(Error::new(ErrorKind::Protocol, "connection stalled: no event and nothing to read")));
+                return Poll::Ready(Err(Error::new(
+                    ErrorKind::Protocol,
+                    "connection stalled: no event and nothing to read",
+                )));
             }
             if !ready!(self.poll_fill(cx, wait, timer))? {
                 return Poll::Ready(Ok(Waited::GapElapsed));

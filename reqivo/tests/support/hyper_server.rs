@@ -15,7 +15,8 @@
 //! | `/hold?ms=`                  | waits, then 200 `held`                                               |
 //! | `/status/CODE`               | that status (`ETag` on 304; empty body on 204/304)                   |
 //! | `/close`                     | 200 with `Connection: close`                                         |
-//! | `/redirect/CODE?to=PATH`     | that status with `Location: PATH`                                    |
+//! | `/redirect/CODE?to=PATH`     | that status with `Location: PATH` (`&drain=1`: reads the body first) |
+//! | `/reject`                    | 413 with `Connection: close` at once, request body unread            |
 //! | `/loop/a`, `/loop/b`         | 302 to each other                                                    |
 //! | `/chain/N`                   | 302 to `/chain/N-1`; `/chain/0` is 200                               |
 //! | `/gzip`                      | always gzip-encoded text; `x-saw-accept-encoding` echoes the header  |
@@ -176,9 +177,16 @@ async fn accept_loop(
 /// unknown total length (⇒ chunked), optionally with a pause before each frame.
 pub enum TestBody {
     Full(Option<Bytes>),
-    Frames { frames: std::vec::IntoIter<Bytes>, delay: Option<Duration>, sleep: Option<Pin<Box<tokio::time::Sleep>>> },
+    Frames {
+        frames: std::vec::IntoIter<Bytes>,
+        delay: Option<Duration>,
+        sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+    },
     /// `left` bytes, `frame` at a time (the last frame cut short).
-    Generated { frame: Bytes, left: u64 },
+    Generated {
+        frame: Bytes,
+        left: u64,
+    },
 }
 
 impl TestBody {
@@ -287,13 +295,20 @@ async fn handle(req: Request<Incoming>) -> Result<Response<TestBody>, Infallible
             let frames = (0..num(&query, "n", 40)).map(|_| Bytes::from_static(b"x")).collect();
             respond(200, TestBody::frames(frames, Some(Duration::from_millis(num(&query, "delay_ms", 50)))))
         }
+        ["reject"] => {
+            // Answers at once without reading the request body (an early final response).
+            let mut r = respond(413, TestBody::full("too large"));
+            r.headers_mut().insert("connection", "close".parse().unwrap());
+            r
+        }
         ["hold"] => {
             tokio::time::sleep(Duration::from_millis(num(&query, "ms", 300))).await;
             respond(200, TestBody::full("held"))
         }
         ["status", code] => {
             let code: u16 = code.parse().unwrap_or(500);
-            let body = if code == 204 || code == 304 { TestBody::empty() } else { TestBody::full(format!("status {code}")) };
+            let body =
+                if code == 204 || code == 304 { TestBody::empty() } else { TestBody::full(format!("status {code}")) };
             let mut r = respond(code, body);
             if code == 304 {
                 r.headers_mut().insert("etag", "\"v1\"".parse().unwrap());
@@ -307,6 +322,10 @@ async fn handle(req: Request<Incoming>) -> Result<Response<TestBody>, Infallible
         }
         ["redirect", code] => {
             let to = query_param(&query, "to").unwrap_or("/hello").to_owned();
+            if query_param(&query, "drain").is_some() {
+                // Read the whole request body first, so the client is never answered mid-upload.
+                let _ = req.into_body().collect().await;
+            }
             let mut r = respond(code.parse().unwrap_or(302), TestBody::full("redirecting"));
             r.headers_mut().insert("location", to.parse().unwrap());
             r
