@@ -8,8 +8,9 @@ use http::header::{
     HeaderMap, AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, PROXY_AUTHORIZATION,
 };
 use http::{Method, Uri};
-use reqivo_proto::h1::{BodyLength, ResponseHead};
+use reqivo_proto::h1::{BodyLength, RequestHead, ResponseHead};
 use reqivo_proto::redirect::{Follow, RedirectError};
+use reqivo_proto::url::Target;
 
 use crate::error::{Error, ErrorKind};
 use crate::request::{Prepared, RequestBody};
@@ -24,6 +25,23 @@ pub(crate) fn body_length<St>(method: &Method, body: &RequestBody<St>) -> BodyLe
         RequestBody::Bytes(b) => BodyLength::Known(b.len() as u64),
         RequestBody::Stream(_) => BodyLength::Chunked,
     }
+}
+
+/// The request head as the core will encode it for `target`.
+pub(crate) fn request_head<'a, St>(req: &'a Prepared<St>, target: &'a Target) -> RequestHead<'a> {
+    RequestHead {
+        method: &req.method,
+        target: &target.path_and_query,
+        host: req.host.as_deref().unwrap_or(&target.host_header),
+        headers: &req.headers,
+    }
+}
+
+/// Refuses an invalid request (header injection, hand-set framing headers, a bad method) before any
+/// connection is made for it.
+pub(crate) fn check_request<St>(req: &Prepared<St>, target: &Target) -> Result<(), Error> {
+    reqivo_proto::h1::check_request(&request_head(req, target), body_length(&req.method, &req.body))
+        .map_err(|e| Error::from(e).with_url(&req.url))
 }
 
 /// Whether a failed attempt may be sent again on a fresh connection: only when the connection was a
@@ -57,6 +75,7 @@ pub(crate) fn apply_redirect<St>(req: &mut Prepared<St>, follow: Follow) {
         for name in [AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION] {
             req.headers.remove(name);
         }
+        req.host = None;
     }
     req.method = follow.method;
     req.url = follow.url;

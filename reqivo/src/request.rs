@@ -112,6 +112,8 @@ struct TimeoutOverrides {
 pub(crate) struct Prepared<St> {
     pub method: Method,
     pub url: Uri,
+    /// A `Host` the caller set by hand; it replaces the one derived from the URL (same origin only).
+    pub host: Option<String>,
     pub headers: HeaderMap,
     pub body: RequestBody<St>,
     pub timeouts: Timeouts,
@@ -241,13 +243,18 @@ impl<'s, S: Driver> RequestBuilder<'s, S> {
             (None, Err(e)) => return Err(e),
             (None, Ok(u)) => u,
         };
-        let headers = merge_headers(&config.default_headers, self.headers, config.gzip);
+        let mut headers = merge_headers(&config.default_headers, self.headers, config.gzip);
+        let host = match headers.remove(http::header::HOST).map(|v| v.to_str().map(str::to_owned)) {
+            Some(Ok(h)) => Some(h),
+            Some(Err(_)) => return Err(Error::invalid("the Host header must be visible ASCII").with_url(&url)),
+            None => None,
+        };
         let timeouts = Timeouts {
             connect: self.timeouts.connect.or(config.timeouts.connect),
             read: self.timeouts.read.or(config.timeouts.read),
             total: self.timeouts.total.or(config.timeouts.total),
         };
-        Ok((self.session, Prepared { method: self.method, url, headers, body: self.body, timeouts }))
+        Ok((self.session, Prepared { method: self.method, url, host, headers, body: self.body, timeouts }))
     }
 }
 

@@ -61,7 +61,7 @@ pub trait BodyTimings {
     fn body_time(&self) -> Option<Duration>;
 }
 
-impl<B: BodyTimings> Response<B> {
+impl<B> Response<B> {
     /// The status code.
     pub fn status(&self) -> StatusCode {
         self.meta.status
@@ -77,7 +77,8 @@ impl<B: BodyTimings> Response<B> {
         &self.meta.reason
     }
 
-    /// The headers, in the order received, duplicates kept.
+    /// The headers, duplicates kept: names in the order they first appeared, the values of one name in
+    /// the order received (`http::HeaderMap` groups repeated names).
     pub fn headers(&self) -> &HeaderMap {
         &self.meta.headers
     }
@@ -95,11 +96,6 @@ impl<B: BodyTimings> Response<B> {
     /// The `Content-Length` of the body, when the server sent one (and it was not decoded away).
     pub fn content_length(&self) -> Option<u64> {
         self.meta.headers.get(CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
-    }
-
-    /// Per-phase timings; `body` is filled in once the body has been read to its end.
-    pub fn timings(&self) -> Timings {
-        Timings { body: self.body.body_time(), ..self.meta.timings }
     }
 
     /// Turns a 4xx or 5xx status into an error of kind [`ErrorKind::Status`].
@@ -126,6 +122,13 @@ impl<B: BodyTimings> Response<B> {
     /// Consumes the response and returns its body.
     pub fn into_body(self) -> B {
         self.body
+    }
+}
+
+impl<B: BodyTimings> Response<B> {
+    /// Per-phase timings; `body` is filled in once the body has been read to its end.
+    pub fn timings(&self) -> Timings {
+        Timings { body: self.body.body_time(), ..self.meta.timings }
     }
 }
 

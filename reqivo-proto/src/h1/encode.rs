@@ -75,7 +75,7 @@ pub(super) fn encode_last_chunk(dst: &mut BytesMut) {
     dst.put_slice(b"0\r\n\r\n");
 }
 
-fn validate(head: &RequestHead<'_>, body: BodyLength) -> Result<RequestInfo, UsageError> {
+pub(super) fn validate(head: &RequestHead<'_>, body: BodyLength) -> Result<RequestInfo, UsageError> {
     let method = head.method;
     if method.as_str().is_empty() || !method.as_str().bytes().all(is_tchar) {
         return Err(UsageError::InvalidMethod);

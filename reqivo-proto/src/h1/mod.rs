@@ -50,6 +50,12 @@ mod error;
 mod tests;
 
 pub use conn::ClientConn;
+
+/// Checks a request head the way [`ClientConn::send_request`] will, without a connection: lets a caller
+/// refuse an invalid request before it spends a DNS lookup and a connect on it.
+pub fn check_request(head: &RequestHead<'_>, body: BodyLength) -> Result<(), UsageError> {
+    encode::validate(head, body).map(|_| ())
+}
 pub use error::{ProtoError, ProtoErrorKind, UsageError};
 
 use bytes::Bytes;

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use http::header::LOCATION;
 use reqivo_proto::deadline::{Deadlines, Phase};
-use reqivo_proto::h1::{BodyLength, ClientConn, Event, RequestHead, ResponseHead};
+use reqivo_proto::h1::{BodyLength, ClientConn, Event, ResponseHead};
 use reqivo_proto::pool::{PoolKey, PoolStats};
 use reqivo_proto::redirect::{Decision, Redirects};
 use reqivo_proto::url::Target;
@@ -16,7 +16,9 @@ use super::connect::connect;
 use super::pump::{Conn, Wait, Waited};
 use crate::config::{Config, SessionBuilder};
 use crate::error::{Error, ErrorKind, Result};
-use crate::exchange::{apply_redirect, body_length, may_retry, redirect_error, response_meta};
+use crate::exchange::{
+    apply_redirect, body_length, check_request, may_retry, redirect_error, request_head, response_meta,
+};
 use crate::pool::{Attempt, Pooled, SharedPool};
 use crate::request::{sealed, Driver, Prepared, RequestBody, RequestBuilder};
 use crate::response::{Response, Timings};
@@ -109,6 +111,7 @@ impl Session {
         start: Instant,
     ) -> Result<(Pooled<Conn>, ResponseHead, Timings)> {
         let target = Target::from_uri(&req.url).map_err(|e| Error::from(e).with_url(&req.url))?;
+        check_request(req, &target)?;
         let mut retried = false;
         loop {
             let mut timings = Timings::default();
@@ -190,13 +193,7 @@ fn send(
     continue_timeout: std::time::Duration,
 ) -> Result<ResponseHead> {
     let length = body_length(&req.method, &req.body);
-    let head = RequestHead {
-        method: &req.method,
-        target: &target.path_and_query,
-        host: &target.host_header,
-        headers: &req.headers,
-    };
-    conn.proto.send_request(head, length)?;
+    conn.proto.send_request(request_head(req, target), length)?;
     let write = Wait { deadlines: *deadlines, gap: req.timeouts.read, phase: Phase::Write };
     conn.flush(&write)?;
     let mut early = None;
@@ -236,7 +233,7 @@ fn send_body(conn: &mut Conn, body: &mut RequestBody<Stream>, wait: &Wait) -> Re
         RequestBody::Bytes(bytes) => write_all(conn, bytes, wait)?,
         RequestBody::Stream(reader) => {
             let mut buf = vec![0u8; 64 * 1024];
-            loop {
+            while conn.proto.wants_body() {
                 let n = match reader.read(&mut buf) {
                     Ok(0) => break,
                     Ok(n) => n,

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use http::header::LOCATION;
 use reqivo_proto::deadline::{Deadlines, Phase};
-use reqivo_proto::h1::{BodyLength, ClientConn, Event, RequestHead, ResponseHead};
+use reqivo_proto::h1::{BodyLength, ClientConn, Event, ResponseHead};
 use reqivo_proto::pool::{PoolKey, PoolStats};
 use reqivo_proto::redirect::{Decision, Redirects};
 use reqivo_proto::url::Target;
@@ -16,7 +16,9 @@ use super::connect::connect;
 use super::pump::{Conn, Wait, Waited};
 use crate::config::{Config, SessionBuilder};
 use crate::error::{Error, ErrorKind, Result};
-use crate::exchange::{apply_redirect, body_length, may_retry, redirect_error, response_meta};
+use crate::exchange::{
+    apply_redirect, body_length, check_request, may_retry, redirect_error, request_head, response_meta,
+};
 use crate::pool::{Attempt, Pooled, SharedPool};
 use crate::request::{sealed, Driver, Prepared, RequestBody, RequestBuilder};
 use crate::response::{Response, Timings};
@@ -109,6 +111,7 @@ impl AsyncSession {
         start: Instant,
     ) -> Result<(Pooled<Conn>, ResponseHead, Timings)> {
         let target = Target::from_uri(&req.url).map_err(|e| Error::from(e).with_url(&req.url))?;
+        check_request(req, &target)?;
         let mut retried = false;
         loop {
             let mut timings = Timings::default();
@@ -196,13 +199,7 @@ async fn send(
     continue_timeout: std::time::Duration,
 ) -> Result<ResponseHead> {
     let length = body_length(&req.method, &req.body);
-    let head = RequestHead {
-        method: &req.method,
-        target: &target.path_and_query,
-        host: &target.host_header,
-        headers: &req.headers,
-    };
-    conn.proto.send_request(head, length)?;
+    conn.proto.send_request(request_head(req, target), length)?;
     let write = Wait { deadlines: *deadlines, gap: req.timeouts.read, phase: Phase::Write };
     conn.flush(&write).await?;
     let mut early = None;
@@ -241,7 +238,8 @@ async fn send_body(conn: &mut Conn, body: &mut RequestBody<Stream>, wait: &Wait)
         RequestBody::Empty => {}
         RequestBody::Bytes(bytes) => write_all(conn, bytes, wait).await?,
         RequestBody::Stream(stream) => {
-            while let Some(piece) = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
+            while conn.proto.wants_body() {
+                let Some(piece) = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await else { break };
                 let piece =
                     piece.map_err(|e| Error::new(ErrorKind::Io, "reading the request body failed").with_source(e))?;
                 write_all(conn, &piece, wait).await?;
