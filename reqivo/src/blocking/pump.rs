@@ -131,7 +131,8 @@ impl Conn {
 /// memory, so the spare region is zeroed first.
 fn read_into(io: &mut impl Read, buf: &mut BytesMut) -> std::io::Result<usize> {
     let len = buf.len();
-    let room = (buf.capacity() - len).max(8 * 1024);
+    // Bounded so a large spare capacity is not zeroed on every read.
+    let room = (buf.capacity() - len).clamp(8 * 1024, 64 * 1024);
     buf.resize(len + room, 0);
     let result = io.read(&mut buf[len..]);
     buf.truncate(len + *result.as_ref().unwrap_or(&0));
