@@ -88,11 +88,14 @@ mod gzip {
         decoder: GzDecoder<Vec<u8>>,
         limit: Option<u64>,
         produced: u64,
+        /// Whether any encoded byte arrived. A response without body bytes (HEAD, 204, 304, an empty
+        /// 200) may still say `Content-Encoding: gzip`; there is nothing to decode then.
+        fed: bool,
     }
 
     impl Gzip {
         pub(super) fn new(limit: Option<u64>) -> Self {
-            Gzip { decoder: GzDecoder::new(Vec::new()), limit, produced: 0 }
+            Gzip { decoder: GzDecoder::new(Vec::new()), limit, produced: 0, fed: false }
         }
 
         fn take(&mut self) -> Result<Bytes> {
@@ -106,6 +109,7 @@ mod gzip {
 
         pub(super) fn push(&mut self, mut data: &[u8]) -> Result<Bytes> {
             let mut out = Vec::new();
+            self.fed |= !data.is_empty();
             while !data.is_empty() {
                 let n = self.decoder.write(&data[..data.len().min(STEP)]).map_err(bad_gzip)?;
                 if n == 0 {
@@ -118,6 +122,9 @@ mod gzip {
         }
 
         pub(super) fn finish(&mut self) -> Result<Bytes> {
+            if !self.fed {
+                return Ok(Bytes::new());
+            }
             self.decoder.try_finish().map_err(bad_gzip)?;
             let tail = self.take()?;
             Ok(tail)

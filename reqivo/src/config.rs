@@ -37,7 +37,7 @@ pub struct Config {
     pub follow_redirects: bool,
     pub continue_timeout: Duration,
     pub gzip: bool,
-    pub tls: Arc<rustls::ClientConfig>,
+    pub tls: Arc<crate::tls::Tls>,
 }
 
 /// Builds an [`AsyncSession`](crate::AsyncSession) or a [`Session`](crate::Session): one builder, the
@@ -255,7 +255,7 @@ impl<S: crate::request::sealed::Sealed> SessionBuilder<S> {
         if let Some(e) = self.error {
             return Err(e);
         }
-        let tls = Arc::new(self.tls.build()?);
+        let tls = Arc::new(crate::tls::Tls::new(self.tls)?);
         Ok(S::from_config(Config {
             base_url: self.base_url,
             default_headers: self.default_headers,

@@ -4,7 +4,7 @@
 //! Both drivers use this type; only the way they wait for a free slot differs (a condition variable for
 //! the blocking driver, a `Notify` for the async one).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -19,6 +19,9 @@ pub(crate) struct SharedPool<C> {
     /// Bumped under the lock whenever a slot or connection is freed, so a blocking waiter that saw the
     /// pool full cannot miss a wake-up that came between its checkout and its wait.
     generation: AtomicU64,
+    /// Blocking threads inside `wait_blocking`; changed under the lock. Waking a condition variable costs
+    /// a syscall, so it is only done when someone waits.
+    blocking_waiters: AtomicUsize,
 }
 
 /// A connection slot counted as in use; released on drop unless its connection is checked back in.
@@ -51,6 +54,7 @@ impl<C> SharedPool<C> {
             freed: Condvar::new(),
             freed_async: tokio::sync::Notify::new(),
             generation: AtomicU64::new(0),
+            blocking_waiters: AtomicUsize::new(0),
         })
     }
 
@@ -73,14 +77,18 @@ impl<C> SharedPool<C> {
     pub(crate) fn wait_blocking(&self, seen: u64, timeout: Duration) {
         let guard = self.lock();
         if self.generation() == seen {
-            let _ = self.freed.wait_timeout(guard, timeout);
+            self.blocking_waiters.fetch_add(1, Ordering::Relaxed);
+            let (_guard, _) = self.freed.wait_timeout(guard, timeout).unwrap_or_else(|p| p.into_inner());
+            self.blocking_waiters.fetch_sub(1, Ordering::Relaxed);
         }
     }
 
     /// Call with the lock held, right after freeing something.
     fn wake(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
-        self.freed.notify_all();
+        if self.blocking_waiters.load(Ordering::Relaxed) > 0 {
+            self.freed.notify_all();
+        }
         self.freed_async.notify_waiters();
     }
 
@@ -93,11 +101,11 @@ impl<C> SharedPool<C> {
             drop(expired);
             let slot = || Slot { pool: self.clone(), key: key.clone(), armed: true };
             match decision {
-                Checkout::Reuse(conn) if is_open(&conn) => {
+                Checkout::Reuse { conn, verify } if !verify || is_open(&conn) => {
                     return Attempt::Reuse(Pooled { conn, reused: true, slot: slot() });
                 }
                 // Dead: dropped (closed) with its slot released; try the next idle one.
-                Checkout::Reuse(conn) => drop((conn, slot())),
+                Checkout::Reuse { conn, .. } => drop((conn, slot())),
                 Checkout::Connect => return Attempt::Connect(slot()),
                 Checkout::Wait => return Attempt::Wait,
             }

@@ -31,8 +31,38 @@ fn system_roots() -> &'static [CertificateDer<'static>] {
     ROOTS.get_or_init(|| rustls_native_certs::load_native_certs().certs)
 }
 
+/// The session's TLS client configuration, built on first use: loading the system roots costs
+/// milliseconds and hundreds of syscalls that a plain-HTTP session never needs.
+#[derive(Debug)]
+pub struct Tls {
+    settings: TlsSettings,
+    config: OnceLock<Arc<rustls::ClientConfig>>,
+}
+
+impl Tls {
+    /// Checks the settings now (so a bad root certificate fails `build()`), builds the config later.
+    pub(crate) fn new(settings: TlsSettings) -> Result<Tls> {
+        let mut roots = RootCertStore::empty();
+        for der in &settings.extra_roots {
+            roots
+                .add(CertificateDer::from(der.clone()))
+                .map_err(|e| Error::invalid("invalid root certificate").with_source(e))?;
+        }
+        Ok(Tls { settings, config: OnceLock::new() })
+    }
+
+    pub(crate) fn client_config(&self) -> Result<Arc<rustls::ClientConfig>> {
+        if let Some(config) = self.config.get() {
+            return Ok(config.clone());
+        }
+        let built = Arc::new(self.settings.build()?);
+        // Two first users may race; either result is the same configuration.
+        Ok(self.config.get_or_init(|| built).clone())
+    }
+}
+
 impl TlsSettings {
-    pub(crate) fn build(&self) -> Result<rustls::ClientConfig> {
+    fn build(&self) -> Result<rustls::ClientConfig> {
         let builder = rustls::ClientConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
             .map_err(|e| Error::new(ErrorKind::Tls, "TLS setup failed").with_source(e))?;

@@ -2,7 +2,6 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqivo_proto::deadline::{Deadlines, Phase};
@@ -55,7 +54,7 @@ impl Write for Transport {
 /// Connects to `key`, filling in the DNS, connect and TLS timings.
 pub(crate) fn connect(
     key: &PoolKey,
-    tls: &Arc<rustls::ClientConfig>,
+    tls: &crate::tls::Tls,
     connect_timeout: Option<Duration>,
     deadlines: &Deadlines,
     timings: &mut Timings,
@@ -101,7 +100,7 @@ pub(crate) fn connect(
         return Ok((Transport::Plain(tcp), addr));
     }
     let name = crate::tls::server_name(&key.host)?;
-    let conn = rustls::ClientConnection::new(tls.clone(), name)
+    let conn = rustls::ClientConnection::new(tls.client_config()?, name)
         .map_err(|e| Error::new(ErrorKind::Tls, "TLS setup failed").with_source(e))?;
     let mut stream = rustls::StreamOwned::new(conn, tcp);
     while stream.conn.is_handshaking() {

@@ -3,7 +3,6 @@
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -74,7 +73,7 @@ async fn within<T>(budget: Option<Duration>, phase: Phase, fut: impl std::future
 /// Connects to `key`, filling in the DNS, connect and TLS timings.
 pub(crate) async fn connect(
     key: &PoolKey,
-    tls: &Arc<rustls::ClientConfig>,
+    tls: &crate::tls::Tls,
     connect_timeout: Option<Duration>,
     deadlines: &Deadlines,
     timings: &mut Timings,
@@ -120,7 +119,7 @@ pub(crate) async fn connect(
         return Ok((Transport::Plain(tcp), addr));
     }
     let name = crate::tls::server_name(&key.host)?;
-    let connector = tokio_rustls::TlsConnector::from(tls.clone());
+    let connector = tokio_rustls::TlsConnector::from(tls.client_config()?);
     let budget = phase_budget(deadlines, phase_end, Phase::Tls)?;
     let stream =
         within(budget, Phase::Tls, connector.connect(name, tcp)).await?.map_err(crate::tls::handshake_error)?;
