@@ -24,39 +24,73 @@ pub trait Driver: sealed::Sealed {
     type Stream;
 }
 
-/// Something that converts into an absolute or relative URL: `&str`, `String`, `&String` or [`Uri`].
+/// Something that converts into an absolute URL, or a relative reference resolved against the session's
+/// `base_url` (RFC 3986): `&str`, `String`, `&String` or [`Uri`].
 pub trait IntoUrl {
-    /// Parses the URL.
-    fn into_url(self) -> Result<Uri>;
+    /// The URL as given, not yet resolved.
+    #[doc(hidden)]
+    fn into_url_ref(self) -> UrlRef;
+}
+
+/// A URL as the caller gave it: a parsed absolute URI, or text that may be a relative reference.
+#[doc(hidden)]
+#[derive(Debug, Clone)]
+pub enum UrlRef {
+    /// Already parsed.
+    Uri(Uri),
+    /// Text: absolute, or relative to `base_url`.
+    Text(String),
+}
+
+impl UrlRef {
+    /// Resolves against `base` (when given and the reference is relative) and parses.
+    pub(crate) fn resolve(self, base: Option<&Uri>) -> Result<Uri> {
+        let text = match self {
+            UrlRef::Uri(u) if u.scheme().is_some() => return Ok(u),
+            UrlRef::Uri(u) => u.to_string(),
+            UrlRef::Text(t) => t,
+        };
+        match base {
+            Some(base) => Ok(reqivo_proto::url::resolve(base, &text)?),
+            None => {
+                let uri =
+                    text.parse::<Uri>().map_err(|e| Error::invalid(format!("invalid URL {text:?}")).with_source(e))?;
+                if uri.scheme().is_none() {
+                    return Err(Error::invalid(format!("relative URL {text:?} needs a base_url on the session")));
+                }
+                Ok(uri)
+            }
+        }
+    }
 }
 
 impl IntoUrl for Uri {
-    fn into_url(self) -> Result<Uri> {
-        Ok(self)
+    fn into_url_ref(self) -> UrlRef {
+        UrlRef::Uri(self)
     }
 }
 
 impl IntoUrl for &Uri {
-    fn into_url(self) -> Result<Uri> {
-        Ok(self.clone())
+    fn into_url_ref(self) -> UrlRef {
+        UrlRef::Uri(self.clone())
     }
 }
 
 impl IntoUrl for &str {
-    fn into_url(self) -> Result<Uri> {
-        self.parse::<Uri>().map_err(|e| Error::invalid(format!("invalid URL {self:?}")).with_source(e))
+    fn into_url_ref(self) -> UrlRef {
+        UrlRef::Text(self.to_owned())
     }
 }
 
 impl IntoUrl for String {
-    fn into_url(self) -> Result<Uri> {
-        self.as_str().into_url()
+    fn into_url_ref(self) -> UrlRef {
+        UrlRef::Text(self)
     }
 }
 
 impl IntoUrl for &String {
-    fn into_url(self) -> Result<Uri> {
-        self.as_str().into_url()
+    fn into_url_ref(self) -> UrlRef {
+        UrlRef::Text(self.clone())
     }
 }
 
@@ -93,7 +127,7 @@ impl<St> RequestBody<St> {
 pub struct RequestBuilder<'s, S: Driver> {
     pub(crate) session: &'s S,
     method: Method,
-    url: Result<Uri>,
+    url: UrlRef,
     headers: HeaderMap,
     query: String,
     pub(crate) body: RequestBody<S::Stream>,
@@ -120,7 +154,7 @@ pub(crate) struct Prepared<St> {
 }
 
 impl<'s, S: Driver> RequestBuilder<'s, S> {
-    pub(crate) fn new(session: &'s S, method: Method, url: Result<Uri>) -> Self {
+    pub(crate) fn new(session: &'s S, method: Method, url: UrlRef) -> Self {
         RequestBuilder {
             session,
             method,
@@ -230,13 +264,10 @@ impl<'s, S: Driver> RequestBuilder<'s, S> {
     /// Resolves the URL, merges headers and timeouts.
     pub(crate) fn prepare(self) -> Result<(&'s S, Prepared<S::Stream>)> {
         let config = self.session.config();
-        let url = self.url.and_then(|u| {
-            let url = match (&config.base_url, u.scheme()) {
-                (Some(base), None) => reqivo_proto::url::resolve(base, &u.to_string())?,
-                _ => u,
-            };
-            Ok(reqivo_proto::url::append_query(&url, &self.query)?)
-        });
+        let url = self
+            .url
+            .resolve(config.base_url.as_ref())
+            .and_then(|url| Ok(reqivo_proto::url::append_query(&url, &self.query)?));
         let url = match (self.error, url) {
             (Some(e), Ok(u)) => return Err(e.with_url(&u)),
             (Some(e), Err(_)) => return Err(e),
@@ -292,7 +323,7 @@ macro_rules! session_methods {
                 method: ::http::Method,
                 url: impl $crate::request::IntoUrl,
             ) -> $crate::request::RequestBuilder<'_, $session> {
-                $crate::request::RequestBuilder::new(self, method, url.into_url())
+                $crate::request::RequestBuilder::new(self, method, url.into_url_ref())
             }
             /// Starts a GET request.
             pub fn get(&self, url: impl $crate::request::IntoUrl) -> $crate::request::RequestBuilder<'_, $session> {

@@ -371,7 +371,6 @@ parity!(redirect_307_keeps_post_body, |d| {
 });
 
 parity!(
-    #[ignore = "known bug: an early final response during an upload surfaces as an I/O error"]
     early_response_during_upload,
     |d| {
         // RFC 9112 §9.5: a client sending a body should watch for an early response; the server here
@@ -438,7 +437,6 @@ parity!(base_url_and_relative_paths, |d| {
 });
 
 parity!(
-    #[ignore = "known bug: `http::Uri` cannot parse relative references like `users/1`, so they fail before base_url resolution"]
     base_url_relative_references,
     |d| {
         let server = HyperServer::start();
@@ -594,4 +592,161 @@ parity!(timings_populated, |d| {
     let t = second.timings_head;
     assert!(t.reused_connection, "{t:?}");
     assert_eq!((t.dns, t.connect), (None, None), "{t:?}");
+});
+
+parity!(stale_pooled_connection, |d| {
+    // The server closes an idle keep-alive connection: the pool notices and opens a new one.
+    let server = RawServer::start(Behaviour::OneThenClose { idle: Some(ms(20)) });
+    let c = client(d);
+    assert_eq!(c.fetch(Req::get(server.url("/"))).unwrap().body, b"ok");
+    std::thread::sleep(ms(200));
+    assert_eq!(c.fetch(Req::get(server.url("/"))).unwrap().body, b"ok");
+    assert_eq!(server.conns(), 2);
+    // The server closes the connection just as the next request arrives, answering nothing: a GET is
+    // sent again on a fresh connection, a POST (not idempotent, fully written) is not.
+    let server = RawServer::start(Behaviour::OneThenClose { idle: None });
+    let c = client(d);
+    assert_eq!(c.fetch(Req::get(server.url("/"))).unwrap().body, b"ok");
+    assert_eq!(c.fetch(Req::get(server.url("/"))).unwrap().body, b"ok", "a GET on a dead pooled connection is retried");
+    assert_eq!(server.conns(), 2);
+    match c.fetch(Req::post(server.url("/")).body("once")) {
+        Ok(o) => panic!("a POST that got no answer must fail, not be retried: {o:?}"),
+        Err(e) => assert!(matches!(e.kind(), ErrorKind::Io | ErrorKind::Protocol), "{e:?}"),
+    }
+    assert_eq!(server.conns(), 2, "the POST was not sent twice");
+    assert_eq!(c.pool_stats().in_use, 0);
+});
+
+parity!(connection_refused, |d| {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let e =
+        expect_kind(support::run(d, &Opts::new(), Req::get(format!("http://127.0.0.1:{port}/"))), ErrorKind::Connect);
+    assert!(e.is_connect());
+    assert!(e.url().is_some());
+});
+
+parity!(cross_origin_redirect_drops_credentials, |d| {
+    let a = HyperServer::start();
+    let b = HyperServer::start();
+    let c = client(d);
+    let req = |to: &str| {
+        Req::get(a.url(&format!("/redirect/302?to={to}")))
+            .header("authorization", "Bearer secret")
+            .header("cookie", "session=1")
+            .header("x-other", "kept")
+    };
+    let echo = c.fetch(req("/echo")).unwrap().echo();
+    assert_eq!(echo_headers(&echo, "authorization"), ["Bearer secret"], "same origin keeps credentials");
+    let o = c.fetch(req(&b.url("/echo"))).unwrap();
+    assert_eq!(o.url, b.url("/echo"));
+    let echo = o.echo();
+    assert!(echo_headers(&echo, "authorization").is_empty(), "Authorization leaked to another origin");
+    assert!(echo_headers(&echo, "cookie").is_empty(), "Cookie leaked to another origin");
+    assert_eq!(echo_headers(&echo, "x-other"), ["kept"]);
+    assert_eq!(echo_headers(&echo, "host"), [b.addr().to_string()]);
+});
+
+parity!(trailers_and_repeated_headers, |d| {
+    let server = HyperServer::start();
+    let c = client(d);
+    let o = c.fetch(Req::get(server.url("/trailers")).header("te", "trailers").read(ReadMode::Chunks)).unwrap();
+    assert_eq!(o.body, b"hello trailers");
+    let trailers = o.trailers.expect("trailers after the body");
+    assert_eq!(trailers.get("x-checksum").map(|v| v.as_bytes()), Some(&b"abc123"[..]));
+    let o = c.fetch(Req::get(server.url("/cookies"))).unwrap();
+    let cookies: Vec<_> = o.headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect();
+    assert_eq!(cookies, ["a=1; Path=/", "b=2; Path=/"]);
+    assert_eq!(server.conns(), 1);
+});
+
+parity!(expect_100_continue, |d| {
+    let server = HyperServer::start();
+    let c = client(d);
+    let req = Req::post(server.url("/echo")).header("expect", "100-continue").body("after the go-ahead");
+    let o = c.fetch(req).unwrap();
+    assert_eq!(o.echo()["body"], "after the go-ahead");
+    assert!(
+        o.elapsed < ms(900),
+        "the body waited for the 1 s continue timeout instead of hyper's 100: {:?}",
+        o.elapsed
+    );
+    // The exchange left the connection clean.
+    assert_eq!(c.fetch(Req::get(server.url("/hello"))).unwrap().body, b"hello world");
+    assert_eq!(server.conns(), 1);
+});
+
+parity!(large_uploads, |d| {
+    let server = HyperServer::start();
+    let c = client(d);
+    let data = pattern(0, 4 << 20);
+    let echo = c.fetch(Req::post(server.url("/echo")).body(data.clone())).unwrap().echo();
+    assert_eq!(echo["content_length"], (4 << 20).to_string().as_str());
+    assert_eq!(echo["body_fnv"], format!("{:016x}", fnv1a(&data)));
+    let echo = c.fetch(Req::post(server.url("/echo")).stream(64, 64 * 1024)).unwrap().echo();
+    assert_eq!(echo["chunked"], true);
+    assert_eq!(echo["body_fnv"], format!("{:016x}", fnv1a(&data)));
+    assert_eq!(server.conns(), 1);
+});
+
+parity!(head_of_gzip_resource, |d| {
+    // A HEAD answer announces the encoding of the body it does not carry: nothing to decode.
+    let server = HyperServer::start();
+    let c = client(d);
+    let o = c.fetch(Req::head(server.url("/gzip")).read(ReadMode::Chunks)).unwrap();
+    assert_eq!(o.status, StatusCode::OK);
+    assert!(o.body.is_empty());
+    let o = c.fetch(Req::head(server.url("/gzip"))).unwrap();
+    assert!(o.body.is_empty());
+    assert_eq!(
+        c.fetch(Req::get(server.url("/gzip")).read(ReadMode::Text)).unwrap().body_str(),
+        GZIP_TEXT.repeat(GZIP_REPEAT)
+    );
+});
+
+parity!(head_limits, |d| {
+    let server = HyperServer::start();
+    let c = Client::new(d, &Opts::new().max_head_size(1024)).unwrap();
+    assert_eq!(c.fetch(Req::get(server.url("/big-header?bytes=100"))).unwrap().body, b"big header");
+    expect_kind(c.fetch(Req::get(server.url("/big-header?bytes=2000"))), ErrorKind::TooLarge);
+    // The default (256 KiB) takes a 100 KiB header, not a 300 KiB one.
+    let c = client(d);
+    assert_eq!(c.fetch(Req::get(server.url("/big-header?bytes=100000"))).unwrap().body, b"big header");
+    expect_kind(c.fetch(Req::get(server.url("/big-header?bytes=300000"))), ErrorKind::TooLarge);
+    let c = Client::new(d, &Opts::new().max_headers(3)).unwrap();
+    expect_kind(c.fetch(Req::get(server.url("/cookies"))), ErrorKind::TooLarge);
+    assert_eq!(c.pool_stats().in_use, 0);
+});
+
+parity!(read_timeout_between_body_bytes, |d| {
+    let server =
+        RawServer::start(Behaviour::Drip { head: "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n", every: ms(600) });
+    let start = std::time::Instant::now();
+    let r = support::run(d, &Opts::new().read_timeout(ms(200)), Req::get(server.url("/")));
+    expect_kind(r, ErrorKind::Timeout(TimeoutPhase::Body));
+    let took = start.elapsed();
+    assert!(took >= ms(150) && took < ms(1500), "a 200 ms read gap fired after {took:?}");
+});
+
+parity!(tiny_reader_buffer, |d| {
+    let server = HyperServer::start();
+    let o = support::run(
+        d,
+        &Opts::new(),
+        Req::get(server.url("/chunked?n=3&size=100&delay_ms=1")).read(ReadMode::Reader(1)),
+    )
+    .unwrap();
+    assert!(o.body == pattern(0, 300));
+    assert_eq!(o.pieces, 300);
+});
+
+parity!(informational_103_before_final_response, |d| {
+    let reply = b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    let server = RawServer::start(Behaviour::Reply(reply.to_vec()));
+    let o = support::run(d, &Opts::new(), Req::get(server.url("/"))).unwrap();
+    assert_eq!(o.status, StatusCode::OK);
+    assert_eq!(o.body, b"ok");
+    assert_eq!(o.header("link"), None, "the 103's fields are not the final response's");
 });

@@ -104,8 +104,13 @@ impl Conn {
 
     /// The next event, reading as needed; the wait's own limit running out is reported, not an error.
     pub(crate) fn wait_event(&mut self, wait: &Wait) -> Result<Waited> {
+        self.flush(wait)?;
+        self.read_event(wait)
+    }
+
+    /// Like `wait_event`, without writing first (after a failed write, to pick up the peer's answer).
+    pub(crate) fn read_event(&mut self, wait: &Wait) -> Result<Waited> {
         loop {
-            self.flush(wait)?;
             if let Some(event) = self.proto.poll_event()? {
                 return Ok(Waited::Event(event));
             }

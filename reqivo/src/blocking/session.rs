@@ -211,7 +211,9 @@ fn send(
             }
         }
         if early.is_none() {
-            send_body(conn, &mut req.body, &write)?;
+            if let Err(e) = send_body(conn, &mut req.body, &write) {
+                early = Some(answer_to_failed_upload(conn, e, deadlines, req.timeouts.read)?);
+            }
         }
     }
     if let Some(h) = early {
@@ -223,6 +225,27 @@ fn send(
             Event::Informational(_) => {}
             Event::Head(h) => return Ok(h),
             _ => return Err(Error::new(ErrorKind::Protocol, "unexpected event before the response head")),
+        }
+    }
+}
+
+/// A server may answer and close without reading the whole body (a 413, a 401): the write then fails,
+/// but its response is waiting to be read (RFC 9112 §9.5). Returns that response, or the write error.
+fn answer_to_failed_upload(
+    conn: &mut Conn,
+    error: Error,
+    deadlines: &Deadlines,
+    gap: Option<std::time::Duration>,
+) -> Result<ResponseHead> {
+    if error.kind() != ErrorKind::Io {
+        return Err(error);
+    }
+    let wait = Wait { deadlines: *deadlines, gap, phase: Phase::ResponseHead };
+    loop {
+        match conn.read_event(&wait) {
+            Ok(Waited::Event(Event::Informational(_))) => {}
+            Ok(Waited::Event(Event::Head(head))) => return Ok(head),
+            _ => return Err(error),
         }
     }
 }

@@ -139,6 +139,11 @@ impl Conn {
     /// The next event, reading as needed; the wait's own limit running out is reported, not an error.
     pub(crate) async fn wait_event(&mut self, wait: &Wait) -> Result<Waited> {
         self.flush(wait).await?;
+        self.read_event(wait).await
+    }
+
+    /// Like `wait_event`, without writing first (after a failed write, to pick up the peer's answer).
+    pub(crate) async fn read_event(&mut self, wait: &Wait) -> Result<Waited> {
         let mut timer = Timer::default();
         poll_fn(|cx| self.poll_wait_event(cx, wait, &mut timer)).await
     }

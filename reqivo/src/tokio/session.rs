@@ -217,7 +217,9 @@ async fn send(
             }
         }
         if early.is_none() {
-            send_body(conn, &mut req.body, &write).await?;
+            if let Err(e) = send_body(conn, &mut req.body, &write).await {
+                early = Some(answer_to_failed_upload(conn, e, deadlines, req.timeouts.read).await?);
+            }
         }
     }
     if let Some(h) = early {
@@ -229,6 +231,27 @@ async fn send(
             Event::Informational(_) => {}
             Event::Head(h) => return Ok(h),
             _ => return Err(Error::new(ErrorKind::Protocol, "unexpected event before the response head")),
+        }
+    }
+}
+
+/// A server may answer and close without reading the whole body (a 413, a 401): the write then fails,
+/// but its response is waiting to be read (RFC 9112 §9.5). Returns that response, or the write error.
+async fn answer_to_failed_upload(
+    conn: &mut Conn,
+    error: Error,
+    deadlines: &Deadlines,
+    gap: Option<std::time::Duration>,
+) -> Result<ResponseHead> {
+    if error.kind() != ErrorKind::Io {
+        return Err(error);
+    }
+    let wait = Wait { deadlines: *deadlines, gap, phase: Phase::ResponseHead };
+    loop {
+        match conn.read_event(&wait).await {
+            Ok(Waited::Event(Event::Informational(_))) => {}
+            Ok(Waited::Event(Event::Head(head))) => return Ok(head),
+            _ => return Err(error),
         }
     }
 }

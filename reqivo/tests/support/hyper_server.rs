@@ -19,6 +19,9 @@
 //! | `/reject`                    | 413 with `Connection: close` at once, request body unread            |
 //! | `/loop/a`, `/loop/b`         | 302 to each other                                                    |
 //! | `/chain/N`                   | 302 to `/chain/N-1`; `/chain/0` is 200                               |
+//! | `/trailers`                  | chunked `hello trailers` + trailer `x-checksum` (needs `TE: trailers`)|
+//! | `/big-header?bytes=N`        | a response header `x-big` of N bytes                                 |
+//! | `/cookies`                   | two `Set-Cookie` fields                                              |
 //! | `/gzip`                      | always gzip-encoded text; `x-saw-accept-encoding` echoes the header  |
 
 use std::convert::Infallible;
@@ -181,6 +184,8 @@ pub enum TestBody {
         frames: std::vec::IntoIter<Bytes>,
         delay: Option<Duration>,
         sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+        /// Sent after the last frame.
+        trailers: Option<hyper::HeaderMap>,
     },
     /// `left` bytes, `frame` at a time (the last frame cut short).
     Generated {
@@ -197,7 +202,7 @@ impl TestBody {
         TestBody::Full(None)
     }
     fn frames(frames: Vec<Bytes>, delay: Option<Duration>) -> Self {
-        TestBody::Frames { frames: frames.into_iter(), delay, sleep: None }
+        TestBody::Frames { frames: frames.into_iter(), delay, sleep: None, trailers: None }
     }
 }
 
@@ -208,9 +213,9 @@ impl hyper::body::Body for TestBody {
     fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         match self.get_mut() {
             TestBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
-            TestBody::Frames { frames, delay, sleep } => {
+            TestBody::Frames { frames, delay, sleep, trailers } => {
                 if frames.len() == 0 {
-                    return Poll::Ready(None);
+                    return Poll::Ready(trailers.take().map(|t| Ok(Frame::trailers(t))));
                 }
                 if let Some(d) = delay {
                     let s = sleep.get_or_insert_with(|| Box::pin(tokio::time::sleep(*d)));
@@ -294,6 +299,27 @@ async fn handle(req: Request<Incoming>) -> Result<Response<TestBody>, Infallible
         ["slow-body"] => {
             let frames = (0..num(&query, "n", 40)).map(|_| Bytes::from_static(b"x")).collect();
             respond(200, TestBody::frames(frames, Some(Duration::from_millis(num(&query, "delay_ms", 50)))))
+        }
+        ["trailers"] => {
+            let frames = vec![Bytes::from_static(b"hello "), Bytes::from_static(b"trailers")];
+            let mut trailers = hyper::HeaderMap::new();
+            trailers.insert("x-checksum", "abc123".parse().unwrap());
+            let body =
+                TestBody::Frames { frames: frames.into_iter(), delay: None, sleep: None, trailers: Some(trailers) };
+            let mut r = respond(200, body);
+            r.headers_mut().insert("trailer", "x-checksum".parse().unwrap());
+            r
+        }
+        ["big-header"] => {
+            let mut r = respond(200, TestBody::full("big header"));
+            r.headers_mut().insert("x-big", "b".repeat(num(&query, "bytes", 1024) as usize).parse().unwrap());
+            r
+        }
+        ["cookies"] => {
+            let mut r = respond(200, TestBody::full("cookies"));
+            r.headers_mut().append("set-cookie", "a=1; Path=/".parse().unwrap());
+            r.headers_mut().append("set-cookie", "b=2; Path=/".parse().unwrap());
+            r
         }
         ["reject"] => {
             // Answers at once without reading the request body (an early final response).

@@ -17,6 +17,9 @@ pub enum Behaviour {
     Drip { head: &'static str, every: Duration },
     /// Reads the request head, sends these bytes, closes.
     Reply(Vec<u8>),
+    /// Answers one request with a keep-alive `200 ok`, then closes: after `idle` if set, otherwise as
+    /// soon as the next request arrives (without answering it).
+    OneThenClose { idle: Option<Duration> },
 }
 
 /// A running raw server; stopped when dropped.
@@ -120,6 +123,15 @@ fn serve(mut stream: TcpStream, behaviour: Behaviour, stop: &AtomicBool) {
                     return;
                 }
             }
+        }
+        Behaviour::OneThenClose { idle } => {
+            read_head(&mut stream, stop);
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+            match idle {
+                Some(d) => std::thread::sleep(d),
+                None => read_head(&mut stream, stop),
+            }
+            let _ = stream.shutdown(std::net::Shutdown::Both);
         }
         Behaviour::Reply(bytes) => {
             read_head(&mut stream, stop);
