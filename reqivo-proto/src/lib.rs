@@ -20,3 +20,4 @@ pub mod h1;
 pub mod pool;
 pub mod redirect;
 pub mod url;
+pub mod ws;

@@ -1,0 +1,165 @@
+//! The outgoing side of a connection: encoded frames waiting for the socket, in the order the wire needs.
+//! No state transitions live here; `conn.rs` decides what may be queued when.
+//!
+//! Frames are encoded (and masked) when queued, except the automatic Pong, which is encoded when it moves
+//! into the transmit buffer (so a newer Ping can still replace it). The transmit buffer holds whole frames
+//! (and the unwritten tail of one); `refill` coalesces queued frames into it up to `TRANSMIT_CHUNK`:
+//! the automatic Pong first, then the application's Pings/Pongs, then data frames, and the Close last,
+//! after every data frame. Nothing follows the Close.
+
+use std::collections::VecDeque;
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use super::frame::{encode_client_frame, MaskRng, OpCode, MAX_HEADER_LEN};
+
+/// Queued frames are coalesced into the transmit buffer up to this size; control frames wait behind at
+/// most this much.
+const TRANSMIT_CHUNK: usize = 64 * 1024;
+
+#[derive(Debug)]
+pub(crate) struct Outbox {
+    rng: MaskRng,
+    /// The automatic Pong waits while the transmit buffer holds this many bytes.
+    pong_limit: usize,
+    /// Bytes for the socket.
+    transmit: BytesMut,
+    /// The latest unanswered Ping's payload.
+    pong: Option<Bytes>,
+    /// The application's Ping/Pong frames.
+    control: VecDeque<BytesMut>,
+    /// Data frames.
+    data: VecDeque<BytesMut>,
+    /// Bytes in `control` and `data`.
+    queued: usize,
+    /// Our Close, sent after every data frame.
+    close: Option<BytesMut>,
+    /// The Close has moved into `transmit` (or output stopped): nothing more is added.
+    sealed: bool,
+}
+
+impl Outbox {
+    pub(crate) fn new(mask_seed: u64, pong_limit: usize) -> Self {
+        Outbox {
+            rng: MaskRng::new(mask_seed),
+            pong_limit,
+            transmit: BytesMut::new(),
+            pong: None,
+            control: VecDeque::new(),
+            data: VecDeque::new(),
+            queued: 0,
+            close: None,
+            sealed: false,
+        }
+    }
+
+    /// The bytes ready for the socket.
+    pub(crate) fn transmit(&self) -> &[u8] {
+        &self.transmit
+    }
+
+    /// `n` bytes of `transmit` were written.
+    pub(crate) fn advance(&mut self, n: usize) {
+        self.transmit.advance(n.min(self.transmit.len()));
+        self.refill();
+    }
+
+    /// Every byte not yet written (the waiting Pong counted at its largest).
+    pub(crate) fn len(&self) -> usize {
+        self.transmit.len()
+            + self.queued
+            + self.pong.as_ref().map_or(0, |p| p.len() + MAX_HEADER_LEN)
+            + self.close.as_ref().map_or(0, |f| f.len())
+    }
+
+    /// True once our Close (or nothing at all, after `stop`) is the last thing that goes out, and has.
+    pub(crate) fn close_written(&self) -> bool {
+        self.sealed && self.transmit.is_empty()
+    }
+
+    /// Queues a data message as frames of at most `max_frame` payload bytes; RSV1 on the first frame when
+    /// `compressed`.
+    pub(crate) fn push_message(&mut self, opcode: OpCode, body: &[u8], compressed: bool, max_frame: usize) {
+        let max = max_frame.max(1);
+        let count = body.len().div_ceil(max).max(1);
+        for i in 0..count {
+            let chunk = &body[(i * max).min(body.len())..((i + 1) * max).min(body.len())];
+            let op = if i == 0 { opcode } else { OpCode::Continuation };
+            let mut frame = BytesMut::new();
+            encode_client_frame(&mut frame, i + 1 == count, i == 0 && compressed, op, chunk, self.rng.next_mask());
+            self.queued += frame.len();
+            self.data.push_back(frame);
+        }
+        self.refill();
+    }
+
+    /// Queues an application Ping or Pong (payload already checked).
+    pub(crate) fn push_control(&mut self, opcode: OpCode, payload: &[u8]) {
+        let frame = self.encode_control(opcode, payload);
+        self.queued += frame.len();
+        self.control.push_back(frame);
+        self.refill();
+    }
+
+    /// Answers a Ping, replacing a reply that has not moved into the transmit buffer yet.
+    pub(crate) fn set_pong(&mut self, payload: Bytes) {
+        if !self.sealed {
+            self.pong = Some(payload);
+            self.refill();
+        }
+    }
+
+    /// Queues our Close (or replaces one still queued). Ignored once a Close moved into transmit.
+    pub(crate) fn set_close(&mut self, payload: &[u8]) {
+        if !self.sealed {
+            self.close = Some(self.encode_control(OpCode::Close, payload));
+            self.refill();
+        }
+    }
+
+    /// Drops every queued frame; what is in the transmit buffer (whole frames) still goes out.
+    pub(crate) fn drop_queued(&mut self) {
+        self.pong = None;
+        self.control.clear();
+        self.data.clear();
+        self.queued = 0;
+    }
+
+    /// Nothing more goes out at all.
+    pub(crate) fn stop(&mut self) {
+        self.drop_queued();
+        self.transmit.clear();
+        self.close = None;
+        self.sealed = true;
+    }
+
+    fn encode_control(&mut self, opcode: OpCode, payload: &[u8]) -> BytesMut {
+        let mut frame = BytesMut::with_capacity(MAX_HEADER_LEN + payload.len());
+        encode_client_frame(&mut frame, true, false, opcode, payload, self.rng.next_mask());
+        frame
+    }
+
+    /// Moves queued frames into the transmit buffer. The automatic Pong waits while the transmit buffer
+    /// holds `pong_limit` bytes: a peer that sends Pings but does not read cannot make the queue grow.
+    fn refill(&mut self) {
+        while !self.sealed && self.transmit.len() < TRANSMIT_CHUNK {
+            let pong_fits = self.transmit.len() < self.pong_limit;
+            let frame = if let Some(payload) = self.pong.take_if(|_| pong_fits) {
+                self.encode_control(OpCode::Pong, &payload)
+            } else if let Some(frame) = self.control.pop_front().or_else(|| self.data.pop_front()) {
+                self.queued -= frame.len();
+                frame
+            } else if let Some(frame) = self.close.take() {
+                self.sealed = true;
+                frame
+            } else {
+                break;
+            };
+            if self.transmit.is_empty() {
+                self.transmit = frame;
+            } else {
+                self.transmit.extend_from_slice(&frame);
+            }
+        }
+    }
+}
