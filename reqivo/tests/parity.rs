@@ -370,23 +370,20 @@ parity!(redirect_307_keeps_post_body, |d| {
     assert_eq!(o.status, StatusCode::TEMPORARY_REDIRECT);
 });
 
-parity!(
-    early_response_during_upload,
-    |d| {
-        // RFC 9112 §9.5: a client sending a body should watch for an early response; the server here
-        // answers 413 at once, never reads the 4 MiB body, and closes.
-        let server = HyperServer::start();
-        let c = Client::new(d, &Opts::new().read_timeout(ms(5000))).unwrap();
-        for req in [
-            Req::post(server.url("/reject")).stream(64, 64 * 1024),
-            Req::post(server.url("/reject")).body(vec![b'x'; 4 << 20]),
-        ] {
-            let o = c.fetch(req).unwrap();
-            assert_eq!(o.status, StatusCode::PAYLOAD_TOO_LARGE);
-            assert_eq!(o.body, b"too large");
-        }
+parity!(early_response_during_upload, |d| {
+    // RFC 9112 §9.5: a client sending a body should watch for an early response; the server here
+    // answers 413 at once, never reads the 4 MiB body, and closes.
+    let server = HyperServer::start();
+    let c = Client::new(d, &Opts::new().read_timeout(ms(5000))).unwrap();
+    for req in [
+        Req::post(server.url("/reject")).stream(64, 64 * 1024),
+        Req::post(server.url("/reject")).body(vec![b'x'; 4 << 20]),
+    ] {
+        let o = c.fetch(req).unwrap();
+        assert_eq!(o.status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(o.body, b"too large");
     }
-);
+});
 
 parity!(redirect_loop_and_limit, |d| {
     let server = HyperServer::start();
@@ -436,18 +433,15 @@ parity!(base_url_and_relative_paths, |d| {
     expect_kind(client(d).fetch(Req::get("/echo")), ErrorKind::InvalidRequest);
 });
 
-parity!(
-    base_url_relative_references,
-    |d| {
-        let server = HyperServer::start();
-        let c = Client::new(d, &Opts::new().base_url(&server.url("/api/"))).unwrap();
-        assert_eq!(c.fetch(Req::get("users/echo")).unwrap().echo()["path"], "/api/users/echo");
-        let echo = c.fetch(Req::get("v1/../echo?z=1").query("y", "2")).unwrap().echo();
-        assert_eq!((echo["path"].as_str(), echo["query"].as_str()), (Some("/api/echo"), Some("z=1&y=2")));
-        assert_eq!(c.fetch(Req::get("./echo?a=b")).unwrap().echo()["query"], "a=b");
-        expect_kind(client(d).fetch(Req::get("users/echo")), ErrorKind::InvalidRequest);
-    }
-);
+parity!(base_url_relative_references, |d| {
+    let server = HyperServer::start();
+    let c = Client::new(d, &Opts::new().base_url(&server.url("/api/"))).unwrap();
+    assert_eq!(c.fetch(Req::get("users/echo")).unwrap().echo()["path"], "/api/users/echo");
+    let echo = c.fetch(Req::get("v1/../echo?z=1").query("y", "2")).unwrap().echo();
+    assert_eq!((echo["path"].as_str(), echo["query"].as_str()), (Some("/api/echo"), Some("z=1&y=2")));
+    assert_eq!(c.fetch(Req::get("./echo?a=b")).unwrap().echo()["query"], "a=b");
+    expect_kind(client(d).fetch(Req::get("users/echo")), ErrorKind::InvalidRequest);
+});
 
 parity!(default_headers_and_override, |d| {
     let server = HyperServer::start();
