@@ -91,6 +91,7 @@ fi
 
 # --- 1. the workspace tests ---------------------------------------------------------------------------
 step "cargo test (default members, debug)" cargo test
+step "cargo test -p reqivo --features tracing --test tracing" cargo test -p reqivo --features tracing --test tracing
 
 # No test is gated to release: the 1 GiB streaming test takes about a second in debug. The `#[ignore]`d
 # parity tests are known library bugs, kept visible with `cargo test -p reqivo --test parity -- --ignored`.

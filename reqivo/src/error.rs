@@ -31,8 +31,14 @@ pub enum ErrorKind {
     Status(StatusCode),
     /// The body could not be decoded (JSON, gzip).
     Decode,
-    /// Any other I/O failure (connection reset mid-response, broken pipe, …).
+    /// Any other I/O failure (connection reset mid-response, broken pipe, a WebSocket peer that dropped
+    /// the connection without a Close frame, …).
     Io,
+    /// The WebSocket opening handshake failed: the server refused the upgrade (its status is in the
+    /// message) or answered against RFC 6455 §4.1 / RFC 7692 (wrong `Sec-WebSocket-Accept`, a subprotocol
+    /// or extension that was not offered, …). A peer breaking the protocol *after* the handshake is a
+    /// [`Protocol`](ErrorKind::Protocol) error whose message names the close code sent.
+    WebSocket,
 }
 
 impl ErrorKind {
@@ -50,6 +56,7 @@ impl ErrorKind {
             ErrorKind::Status(_) => "status",
             ErrorKind::Decode => "decode",
             ErrorKind::Io => "io",
+            ErrorKind::WebSocket => "websocket",
         }
     }
 }
@@ -164,6 +171,8 @@ pub(crate) fn phase_name(phase: TimeoutPhase) -> &'static str {
         TimeoutPhase::Write => "sending the request",
         TimeoutPhase::ResponseHead => "waiting for the response head",
         TimeoutPhase::Body => "reading the response body",
+        TimeoutPhase::Message => "waiting for a WebSocket message",
+        TimeoutPhase::Keepalive => "WebSocket keepalive: no answer to a Ping",
     }
 }
 

@@ -34,6 +34,8 @@
 //!
 //! - `json` (default): `RequestBuilder::json` and `Response::json` with serde.
 //! - `gzip` (default): `Accept-Encoding: gzip` and transparent decoding (see `SessionBuilder::gzip`).
+//! - `tracing`: a debug span per request (target `reqivo`) with events for connects, reuse, retries,
+//!   redirects and response heads.
 #![warn(missing_docs)]
 
 mod body;
@@ -45,6 +47,7 @@ mod pool;
 mod request;
 mod response;
 mod tls;
+mod trace;
 
 pub mod blocking;
 pub mod tokio;

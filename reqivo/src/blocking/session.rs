@@ -22,6 +22,7 @@ use crate::exchange::{
 use crate::pool::{Attempt, Pooled, SharedPool};
 use crate::request::{sealed, Driver, Prepared, RequestBody, RequestBuilder};
 use crate::response::{Response, Timings};
+use crate::trace;
 
 type Stream = Box<dyn Read + Send>;
 
@@ -96,6 +97,7 @@ impl Session {
                     return Ok(Response { meta, body });
                 }
                 Decision::Follow(follow) => {
+                    trace::event!("following redirect to {}", follow.url);
                     Body::new(pooled, wait, false, None)?.discard();
                     apply_redirect(&mut req, follow);
                 }
@@ -121,6 +123,7 @@ impl Session {
             match send(&mut pooled.conn, req, &target, deadlines, self.inner.config.continue_timeout) {
                 Ok(head) => {
                     timings.first_byte = start.elapsed();
+                    trace::event!("response {} (reused connection: {})", head.status, pooled.reused);
                     timings.reused_connection = pooled.reused;
                     return Ok((pooled, head, timings));
                 }
@@ -139,6 +142,7 @@ impl Session {
                     if !retry {
                         return Err(e.with_url(&req.url));
                     }
+                    trace::event!("retrying on a fresh connection after: {e}");
                     retried = true;
                 }
             }
@@ -168,6 +172,7 @@ impl Session {
                 Attempt::Connect(slot) => {
                     timings.pool_wait = Some(wait_start.elapsed());
                     let (io, remote) = connect(key, &config.tls, connect_timeout, deadlines, timings)?;
+                    trace::event!("connected to {remote} (tls: {}) in {:?}", key.tls, timings.connect);
                     return Ok(slot.attach(Conn::new(io, ClientConn::new(config.limits), remote)));
                 }
                 Attempt::Wait => {
@@ -294,6 +299,7 @@ impl<'s> RequestBuilder<'s, Session> {
     /// [`Response`].
     pub fn send(self) -> Result<Response<Body>> {
         let (session, prepared) = self.prepare()?;
-        session.execute(prepared)
+        let span = trace::request_span(&prepared.method, &prepared.url);
+        trace::in_span_sync(span, || session.execute(prepared))
     }
 }

@@ -22,6 +22,7 @@ use crate::exchange::{
 use crate::pool::{Attempt, Pooled, SharedPool};
 use crate::request::{sealed, Driver, Prepared, RequestBody, RequestBuilder};
 use crate::response::{Response, Timings};
+use crate::trace;
 
 type Stream = Pin<Box<dyn futures_core::Stream<Item = std::io::Result<bytes::Bytes>> + Send>>;
 
@@ -96,6 +97,7 @@ impl AsyncSession {
                     return Ok(Response { meta, body });
                 }
                 Decision::Follow(follow) => {
+                    trace::event!("following redirect to {}", follow.url);
                     AsyncBody::new(pooled, wait, false, None)?.discard().await;
                     apply_redirect(&mut req, follow);
                 }
@@ -122,6 +124,7 @@ impl AsyncSession {
             match send(&mut pooled.conn, req, &target, deadlines, self.inner.config.continue_timeout).await {
                 Ok(head) => {
                     timings.first_byte = start.elapsed();
+                    trace::event!("response {} (reused connection: {})", head.status, pooled.reused);
                     timings.reused_connection = pooled.reused;
                     return Ok((pooled, head, timings));
                 }
@@ -140,6 +143,7 @@ impl AsyncSession {
                     if !retry {
                         return Err(e.with_url(&req.url));
                     }
+                    trace::event!("retrying on a fresh connection after: {e}");
                     retried = true;
                 }
             }
@@ -172,6 +176,7 @@ impl AsyncSession {
                 Attempt::Connect(slot) => {
                     timings.pool_wait = Some(wait_start.elapsed());
                     let (io, remote) = connect(key, &config.tls, connect_timeout, deadlines, timings).await?;
+                    trace::event!("connected to {remote} (tls: {}) in {:?}", key.tls, timings.connect);
                     return Ok(slot.attach(Conn::new(io, ClientConn::new(config.limits), remote)));
                 }
                 Attempt::Wait => {
@@ -299,6 +304,7 @@ impl<'s> RequestBuilder<'s, AsyncSession> {
     /// [`Response`].
     pub async fn send(self) -> Result<Response<AsyncBody>> {
         let (session, prepared) = self.prepare()?;
-        session.execute(prepared).await
+        let span = trace::request_span(&prepared.method, &prepared.url);
+        trace::in_span(span, session.execute(prepared)).await
     }
 }

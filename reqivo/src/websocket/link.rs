@@ -1,0 +1,209 @@
+//! `Link`: one open WebSocket connection's protocol state, without the socket. It wraps the codec
+//! ([`WsConn`]) and the keepalive schedule, turns codec events into [`Message`]s and codec errors into
+//! [`Error`]s, remembers a failure (sticky), and says whether a failure may be repaired by reconnecting.
+//! Both drivers run the same loop over it:
+//!
+//! 1. `handle_time(now)` (close timeout, keepalive Pings, a dead peer);
+//! 2. write out `conn.poll_transmit()`;
+//! 3. `next()`: a [`Step`] — a message to hand out, the end, or "read" / "write" first;
+//! 4. read into `recv_buf()` until `deadline()`, then `handle_read(n, now)`.
+
+use std::time::Instant;
+
+use bytes::BytesMut;
+use reqivo_proto::ws::{Keepalive, KeepaliveAction, WsConn, WsError, WsErrorKind, WsEvent, WsState, WsUsageError};
+
+use super::{CloseFrame, Message};
+use crate::error::{Error, ErrorKind, Result, TimeoutPhase};
+
+/// What the driver does next.
+#[derive(Debug)]
+pub(crate) enum Step {
+    /// Hand this message to the caller. For `Message::Close`, write out first: the echo is queued.
+    Message(Message),
+    /// The close handshake is over; `recv` returns `None` from now on.
+    Closed,
+    /// Read from the socket (until `deadline()`), then call `next` again.
+    Read,
+    /// Write out what is queued, then call `next` again.
+    Write,
+}
+
+/// A failure, kept so every later call reports it again.
+#[derive(Debug, Clone)]
+struct Fatal {
+    kind: ErrorKind,
+    message: String,
+    reconnectable: bool,
+}
+
+pub(crate) struct Link {
+    conn: WsConn,
+    keepalive: Option<Keepalive>,
+    fatal: Option<Fatal>,
+    closed: bool,
+}
+
+impl Link {
+    pub(crate) fn new(conn: WsConn, keepalive: Option<(std::time::Duration, std::time::Duration)>, now: Instant) -> Self {
+        let keepalive = keepalive.map(|(interval, timeout)| Keepalive::new(interval, timeout, now));
+        Link { conn, keepalive, fatal: None, closed: false }
+    }
+
+    /// The subprotocol the server chose.
+    pub(crate) fn subprotocol(&self) -> Option<&str> {
+        self.conn.negotiated().subprotocol.as_deref()
+    }
+
+    /// Bytes to write, if any.
+    pub(crate) fn transmit(&self) -> Option<&[u8]> {
+        self.conn.poll_transmit()
+    }
+
+    /// `n` bytes of `transmit()` went out.
+    pub(crate) fn advance(&mut self, n: usize) {
+        self.conn.advance_transmit(n);
+    }
+
+    /// Where the driver reads into.
+    pub(crate) fn recv_buf(&mut self) -> &mut BytesMut {
+        self.conn.recv_buf()
+    }
+
+    /// The earliest time `handle_time` must run: the close timeout or the keepalive schedule.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        let keepalive = self.keepalive.as_ref().filter(|_| self.conn.state() == WsState::Open);
+        match (self.conn.poll_timeout(), keepalive.and_then(Keepalive::poll_timeout)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// A read returned `n` bytes (0: EOF).
+    pub(crate) fn handle_read(&mut self, n: usize, now: Instant) {
+        if n == 0 {
+            self.conn.handle_eof();
+        } else if let Some(k) = &mut self.keepalive {
+            k.handle_received(now);
+        }
+    }
+
+    /// Time passed: the close timeout, keepalive Pings, and a dead peer (an error, reconnectable).
+    pub(crate) fn handle_time(&mut self, now: Instant) -> Result<()> {
+        self.conn.handle_timeout(now);
+        if self.conn.state() != WsState::Open || self.fatal.is_some() {
+            return self.check();
+        }
+        while let Some(action) = self.keepalive.as_mut().and_then(|k| k.poll_action(now)) {
+            match action {
+                // A full queue means our data is not leaving either; the pong deadline still runs.
+                KeepaliveAction::Ping(n) => drop(self.conn.send_ping(&n.to_be_bytes())),
+                KeepaliveAction::PeerDead => {
+                    let e = Error::timeout(TimeoutPhase::Keepalive);
+                    return Err(self.fail(e, true));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The next thing to do; see [`Step`]. Codec errors become [`Error`]s and stick.
+    pub(crate) fn next(&mut self) -> Result<Step> {
+        self.check()?;
+        match self.conn.poll_event() {
+            Ok(Some(event)) => Ok(match event {
+                WsEvent::Text(t) => Step::Message(Message::Text(t)),
+                WsEvent::Binary(b) => Step::Message(Message::Binary(b)),
+                WsEvent::Ping(p) => Step::Message(Message::Ping(p)),
+                WsEvent::Pong(p) => Step::Message(Message::Pong(p)),
+                WsEvent::Close { code, reason } => Step::Message(Message::Close(code.map(|code| CloseFrame { code, reason }))),
+                WsEvent::Closed => {
+                    self.closed = true;
+                    Step::Closed
+                }
+            }),
+            Ok(None) if self.conn.wants_read() => Ok(Step::Read),
+            Ok(None) if self.conn.poll_transmit().is_some() => Ok(Step::Write),
+            Ok(None) if self.closed || self.conn.state() == WsState::Closed => Ok(Step::Closed),
+            Ok(None) => Err(self.fail(Error::new(ErrorKind::Io, "WebSocket connection stalled"), false)),
+            Err(e) => Err(self.fail(ws_error(&e), e.kind() == WsErrorKind::AbnormalClosure)),
+        }
+    }
+
+    /// Queues `msg`; `Ok(false)` when the queue is full (write out, then try again).
+    pub(crate) fn queue(&mut self, msg: &Message, now: Instant) -> Result<bool> {
+        self.check()?;
+        let result = match msg {
+            Message::Text(t) => self.conn.send_text(t),
+            Message::Binary(b) => self.conn.send_binary(b),
+            Message::Ping(p) => self.conn.send_ping(p),
+            Message::Pong(p) => self.conn.send_pong(p),
+            Message::Close(frame) => {
+                let (code, reason) = frame.as_ref().map_or((1000, ""), |f| (f.code, f.reason.as_str()));
+                self.conn.close(code, reason, now)
+            }
+        };
+        match result {
+            Ok(()) => Ok(true),
+            Err(WsUsageError::BufferFull) => Ok(false),
+            Err(WsUsageError::NotOpen) => Err(Error::invalid("the WebSocket is closing or closed")),
+            Err(WsUsageError::Failed) => Err(self.check().err().unwrap_or_else(|| Error::new(ErrorKind::Io, "WebSocket failed"))),
+            Err(e) => Err(Error::invalid(e.to_string()).with_source(e)),
+        }
+    }
+
+    /// True once our Close is queued or the peer's arrived: no more messages go out, no reconnection.
+    pub(crate) fn is_closing(&self) -> bool {
+        matches!(self.conn.state(), WsState::CloseSent | WsState::CloseReceived | WsState::Closed) || self.closed
+    }
+
+    /// True when the connection failed in a way a reconnection may repair.
+    pub(crate) fn is_down(&self) -> bool {
+        self.fatal.as_ref().is_some_and(|f| f.reconnectable)
+    }
+
+    /// Records a failure found by the driver (an I/O error, a timeout); returns it.
+    pub(crate) fn fail(&mut self, error: Error, reconnectable: bool) -> Error {
+        if self.fatal.is_none() {
+            let reconnectable = reconnectable && !self.is_closing();
+            self.fatal = Some(Fatal { kind: error.kind(), message: error.to_string(), reconnectable });
+        }
+        error
+    }
+
+    /// The recorded failure, again.
+    pub(crate) fn check(&self) -> Result<()> {
+        match &self.fatal {
+            Some(f) => Err(Error::new(f.kind, f.message.clone())),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A codec error as an [`Error`]; the message names the close code we sent.
+fn ws_error(e: &WsError) -> Error {
+    let (kind, message) = match e.kind() {
+        WsErrorKind::AbnormalClosure => {
+            (ErrorKind::Io, "the WebSocket peer closed the connection without a Close frame (1006)".to_owned())
+        }
+        WsErrorKind::TooLarge => (ErrorKind::TooLarge, format!("WebSocket message too large (closed with 1009): {}", e.detail())),
+        WsErrorKind::InvalidPayload => {
+            (ErrorKind::Protocol, format!("invalid WebSocket payload from the peer (closed with 1007): {}", e.detail()))
+        }
+        _ => (ErrorKind::Protocol, format!("WebSocket protocol violation by the peer (closed with 1002): {}", e.detail())),
+    };
+    Error::new(kind, message).with_source(e.clone())
+}
+
+/// A random `u64` from the OS (mask seeds, backoff jitter).
+pub(crate) fn random_u64() -> Result<u64> {
+    let mut seed = [0u8; 8];
+    getrandom::getrandom(&mut seed)
+        .map_err(|e| Error::new(ErrorKind::Io, "the OS random generator failed").with_source(e))?;
+    Ok(u64::from_le_bytes(seed))
+}
+
+/// True for the failures a reconnection may repair: the connection dropped, or the peer went silent.
+pub(crate) fn reconnectable(e: &Error) -> bool {
+    matches!(e.kind(), ErrorKind::Io | ErrorKind::Timeout(TimeoutPhase::Keepalive | TimeoutPhase::Write))
+}
