@@ -150,8 +150,25 @@ impl ParsedHead {
 
 /// httparse over a buffer that ends with a blank line; `None` when that blank line does not end the head.
 fn parse_response(buf: &[u8], max_headers: usize) -> Result<Option<ParsedHead>, ProtoError> {
-    let mut slots = vec![httparse::EMPTY_HEADER; header_slots(buf.len(), max_headers)];
-    let mut response = httparse::Response::new(&mut slots);
+    // Most heads fit in a few dozen fields: try slots on the stack before sizing a heap array.
+    let mut stack = [httparse::EMPTY_HEADER; STACK_SLOTS];
+    let slots = header_slots(buf.len(), max_headers);
+    if slots <= STACK_SLOTS {
+        return parse_response_in(buf, &mut stack[..slots]);
+    }
+    match parse_response_in(buf, &mut stack) {
+        Err(e) if e.kind() == ProtoErrorKind::TooManyHeaders => {
+            parse_response_in(buf, &mut vec![httparse::EMPTY_HEADER; slots])
+        }
+        other => other,
+    }
+}
+
+/// Header slots tried on the stack first.
+const STACK_SLOTS: usize = 32;
+
+fn parse_response_in<'b>(buf: &'b [u8], slots: &mut [httparse::Header<'b>]) -> Result<Option<ParsedHead>, ProtoError> {
+    let mut response = httparse::Response::new(slots);
     let status = httparse::ParserConfig::default()
         .allow_obsolete_multiline_headers_in_responses(true)
         .parse_response(&mut response, buf);

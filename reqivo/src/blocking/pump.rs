@@ -132,14 +132,27 @@ impl Conn {
     }
 }
 
-/// Reads into the spare capacity the core reserved. std has no stable API to read into uninitialised
-/// memory, so the spare region is zeroed first.
-fn read_into(io: &mut impl Read, buf: &mut BytesMut) -> std::io::Result<usize> {
+/// Reads into the spare capacity the core reserved. A plain socket receives straight into the
+/// uninitialised spare capacity; a TLS stream needs an initialised buffer (std has no stable API to read
+/// into uninitialised memory), so that region is zeroed first, at most one TLS record's worth.
+pub(crate) fn read_into(io: &mut Transport, buf: &mut BytesMut) -> std::io::Result<usize> {
     let len = buf.len();
-    // Bounded so a large spare capacity is not zeroed on every read.
-    let room = (buf.capacity() - len).clamp(8 * 1024, 64 * 1024);
-    buf.resize(len + room, 0);
-    let result = io.read(&mut buf[len..]);
-    buf.truncate(len + *result.as_ref().unwrap_or(&0));
-    result
+    match io {
+        Transport::Plain(tcp) => {
+            // An empty buffer would read as EOF.
+            buf.reserve(1);
+            let spare = buf.spare_capacity_mut();
+            let n = socket2::SockRef::from(&*tcp).recv(spare)?;
+            // SAFETY: `recv` initialised the first `n` bytes of the spare capacity.
+            unsafe { buf.set_len(len + n) };
+            Ok(n)
+        }
+        Transport::Tls(tls) => {
+            let room = (buf.capacity() - len).clamp(8 * 1024, 16 * 1024 + 256);
+            buf.resize(len + room, 0);
+            let result = tls.read(&mut buf[len..]);
+            buf.truncate(len + *result.as_ref().unwrap_or(&0));
+            result
+        }
+    }
 }
