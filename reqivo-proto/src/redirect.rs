@@ -65,13 +65,15 @@ impl std::error::Error for RedirectError {}
 pub struct Redirects {
     max: usize,
     followed: usize,
-    visited: Vec<(Method, String)>,
+    first: (Method, Uri),
+    /// Requests made after redirects; empty (no allocation) for the common request that is not redirected.
+    visited: Vec<(Method, Uri)>,
 }
 
 impl Redirects {
     /// A chain that starts with `method url` and follows at most `max` redirects.
     pub fn new(max: usize, method: &Method, url: &Uri) -> Self {
-        Redirects { max, followed: 0, visited: vec![(method.clone(), url.to_string())] }
+        Redirects { max, followed: 0, first: (method.clone(), url.clone()), visited: Vec::new() }
     }
 
     /// Redirects followed so far.
@@ -109,13 +111,13 @@ impl Redirects {
         if self.followed >= self.max {
             return Err(RedirectError::TooMany(self.max));
         }
-        let key = next.to_string();
-        if self.visited.iter().any(|(m, u)| *m == new_method && *u == key) {
-            return Err(RedirectError::Loop(key));
+        let seen = |(m, u): &(Method, Uri)| *m == new_method && *u == next;
+        if seen(&self.first) || self.visited.iter().any(seen) {
+            return Err(RedirectError::Loop(next.to_string()));
         }
         let cross_origin = Target::from_uri(url).map(|t| t.key != next_target.key).unwrap_or(true);
         self.followed += 1;
-        self.visited.push((new_method.clone(), key));
+        self.visited.push((new_method.clone(), next.clone()));
         Ok(Decision::Follow(Follow { url: next, method: new_method, drop_body, cross_origin }))
     }
 }
