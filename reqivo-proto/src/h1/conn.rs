@@ -13,6 +13,8 @@ use super::{BodyLength, CloseReason, Event, Limits, ProtoError, RequestHead, Usa
 
 /// Spare capacity [`ClientConn::recv_buf`] guarantees for the driver's next read.
 const READ_RESERVE: usize = 8 * 1024;
+/// Spare capacity reserved before a read in the body.
+const BODY_READ_RESERVE: usize = 64 * 1024;
 /// [`ClientConn::send_body`] takes no more bytes while this many wait in the transmit buffer.
 const TRANSMIT_HIGH_WATER: usize = 64 * 1024;
 
@@ -167,7 +169,10 @@ impl ClientConn {
     /// The receive buffer: the driver appends bytes read from the socket, then calls `poll_event`.
     /// The core has reserved room for a read (at least 8 KiB of spare capacity).
     pub fn recv_buf(&mut self) -> &mut BytesMut {
-        self.recv.reserve(READ_RESERVE);
+        // Bodies are read in larger steps: fewer reads, and fewer fresh allocations once body pieces
+        // handed out as `Bytes` keep the previous block alive.
+        let want = if matches!(self.recv_state, Recv::Body(_)) { BODY_READ_RESERVE } else { READ_RESERVE };
+        self.recv.reserve(want);
         &mut self.recv
     }
 
@@ -327,6 +332,10 @@ impl ClientConn {
         self.head_used = 0;
         self.head_reader = HeadReader::default();
         self.stalled_at = None;
+        // An idle pooled connection should not pin a large body-sized buffer.
+        if self.recv.is_empty() && self.recv.capacity() > 2 * READ_RESERVE {
+            self.recv = BytesMut::new();
+        }
         Ok(())
     }
 
