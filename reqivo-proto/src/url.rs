@@ -49,21 +49,27 @@ impl Target {
     /// Splits an absolute URL. Userinfo (`user:pass@`) is refused: credentials belong in headers.
     pub fn from_uri(uri: &Uri) -> Result<Target, UrlError> {
         let scheme = uri.scheme_str().ok_or_else(|| UrlError::new("URL has no scheme"))?;
-        let scheme = scheme.to_ascii_lowercase();
-        let (default, tls) =
-            default_port(&scheme).ok_or_else(|| UrlError::new(format!("unsupported URL scheme {scheme:?}")))?;
+        let (default, tls) = default_port(scheme)
+            .or_else(|| default_port(&scheme.to_ascii_lowercase()))
+            .ok_or_else(|| UrlError::new(format!("unsupported URL scheme {:?}", scheme.to_ascii_lowercase())))?;
         let authority = uri.authority().ok_or_else(|| UrlError::new("URL has no host"))?;
         if authority.as_str().contains('@') {
             return Err(UrlError::new("credentials in the URL are not supported; use a header"));
         }
-        let host = authority.host();
+        let (host, port) = split_authority(authority.as_str());
         if host.is_empty() {
             return Err(UrlError::new("URL has an empty host"));
         }
-        let port = authority.port_u16().unwrap_or(default);
-        let bare_host = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
-        let host_header =
-            if port == default { host.to_ascii_lowercase() } else { format!("{}:{port}", host.to_ascii_lowercase()) };
+        let port = port.unwrap_or(default);
+        // Built by hand (no `format!`): this runs for every request.
+        let mut host_header = String::with_capacity(host.len() + 6);
+        host_header.push_str(host);
+        host_header.make_ascii_lowercase();
+        let bare_host = host_header.trim_start_matches('[').trim_end_matches(']').to_owned();
+        if port != default {
+            host_header.push(':');
+            push_decimal(&mut host_header, port);
+        }
         let path_and_query = match uri.path_and_query() {
             Some(pq) if pq.as_str().starts_with('/') => pq.as_str().to_owned(),
             Some(pq) => format!("/{}", pq.as_str()),
@@ -71,6 +77,40 @@ impl Target {
         };
         Ok(Target { key: PoolKey { tls, host: bare_host, port }, path_and_query, host_header })
     }
+}
+
+/// The host (IPv6 literals keep their brackets) and the port of an authority without userinfo: what
+/// `Authority::host` and `Authority::port_u16` give, in one pass and without their general parsing.
+/// An empty or unparsable port is `None`, as with `port_u16`.
+fn split_authority(authority: &str) -> (&str, Option<u16>) {
+    let (host, port) = if authority.starts_with('[') {
+        match authority.find(']') {
+            Some(i) => (&authority[..=i], authority[i + 1..].strip_prefix(':')),
+            None => (authority, None),
+        }
+    } else {
+        match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        }
+    };
+    (host, port.and_then(|p| p.parse().ok()))
+}
+
+/// Appends `n` in decimal.
+fn push_decimal(out: &mut String, n: u16) {
+    let mut digits = [0u8; 5];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend(digits[i..].iter().map(|&d| char::from(d)));
 }
 
 /// Resolves `reference` against the absolute `base` (RFC 3986 §5.2). An absolute reference is returned

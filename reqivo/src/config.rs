@@ -29,6 +29,9 @@ pub struct Timeouts {
 pub struct Config {
     pub base_url: Option<Uri>,
     pub default_headers: HeaderMap,
+    /// What a request without headers of its own sends: `default_headers` plus `Accept-Encoding` when
+    /// gzip is on. Merged once here, so such a request clones it instead of merging again.
+    pub request_headers: HeaderMap,
     pub timeouts: Timeouts,
     pub limits: Limits,
     pub pool: PoolConfig,
@@ -256,9 +259,11 @@ impl<S: crate::request::sealed::Sealed> SessionBuilder<S> {
             return Err(e);
         }
         let tls = Arc::new(crate::tls::Tls::new(self.tls)?);
+        let request_headers = crate::request::merge_headers(&self.default_headers, HeaderMap::new(), self.gzip);
         Ok(S::from_config(Config {
             base_url: self.base_url,
             default_headers: self.default_headers,
+            request_headers,
             timeouts: self.timeouts,
             limits: self.limits,
             pool: self.pool,

@@ -37,11 +37,11 @@ pub(crate) fn request_head<'a, St>(req: &'a Prepared<St>, target: &'a Target) ->
     }
 }
 
-/// Refuses an invalid request (header injection, hand-set framing headers, a bad method) before any
-/// connection is made for it.
-pub(crate) fn check_request<St>(req: &Prepared<St>, target: &Target) -> Result<(), Error> {
-    reqivo_proto::h1::check_request(&request_head(req, target), body_length(&req.method, &req.body))
-        .map_err(|e| Error::from(e).with_url(&req.url))
+/// Refuses an invalid request (header injection, hand-set framing headers, a bad method) before a
+/// connection is opened for it. A reused connection needs no separate check: `ClientConn::send_request`
+/// validates every head it encodes, and refuses the same requests with the same error.
+pub(crate) fn check_request(head: &RequestHead<'_>, length: BodyLength) -> Result<(), Error> {
+    reqivo_proto::h1::check_request(head, length).map_err(Error::from)
 }
 
 /// Whether a failed attempt may be sent again on a fresh connection: only when the connection was a

@@ -274,7 +274,11 @@ impl<'s, S: Driver> RequestBuilder<'s, S> {
             (None, Err(e)) => return Err(e),
             (None, Ok(u)) => u,
         };
-        let mut headers = merge_headers(&config.default_headers, self.headers, config.gzip);
+        let mut headers = if self.headers.is_empty() {
+            config.request_headers.clone()
+        } else {
+            merge_headers(&config.default_headers, self.headers, config.gzip)
+        };
         let host = match headers.remove(http::header::HOST).map(|v| v.to_str().map(str::to_owned)) {
             Some(Ok(h)) => Some(h),
             Some(Err(_)) => return Err(Error::invalid("the Host header must be visible ASCII").with_url(&url)),
@@ -291,7 +295,7 @@ impl<'s, S: Driver> RequestBuilder<'s, S> {
 
 /// Session defaults first, then the request's own headers; a request header replaces the default of the
 /// same name.
-fn merge_headers(defaults: &HeaderMap, own: HeaderMap, gzip: bool) -> HeaderMap {
+pub(crate) fn merge_headers(defaults: &HeaderMap, own: HeaderMap, gzip: bool) -> HeaderMap {
     let mut merged = HeaderMap::with_capacity(defaults.len() + own.len() + 1);
     for (name, value) in defaults {
         if !own.contains_key(name) {

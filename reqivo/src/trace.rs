@@ -29,8 +29,14 @@ pub(crate) fn request_span(method: &Method, url: &Uri) -> tracing::Span {
     tracing::debug_span!(target: "reqivo", "request", %method, %url)
 }
 
+/// Stands in for a span when the `tracing` feature is off.
 #[cfg(not(feature = "tracing"))]
-pub(crate) fn request_span(_method: &Method, _url: &Uri) {}
+pub(crate) struct NoSpan;
+
+#[cfg(not(feature = "tracing"))]
+pub(crate) fn request_span(_method: &Method, _url: &Uri) -> NoSpan {
+    NoSpan
+}
 
 /// Runs a blocking section inside `span`.
 #[cfg(feature = "tracing")]
@@ -39,7 +45,7 @@ pub(crate) fn in_span_sync<T>(span: tracing::Span, f: impl FnOnce() -> T) -> T {
 }
 
 #[cfg(not(feature = "tracing"))]
-pub(crate) fn in_span_sync<T>(_span: (), f: impl FnOnce() -> T) -> T {
+pub(crate) fn in_span_sync<T>(_span: NoSpan, f: impl FnOnce() -> T) -> T {
     f()
 }
 
@@ -50,6 +56,6 @@ pub(crate) fn in_span<F: Future>(span: tracing::Span, fut: F) -> impl Future<Out
 }
 
 #[cfg(not(feature = "tracing"))]
-pub(crate) fn in_span<F: Future>(_span: (), fut: F) -> F {
+pub(crate) fn in_span<F: Future>(_span: NoSpan, fut: F) -> F {
     fut
 }

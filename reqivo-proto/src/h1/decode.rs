@@ -47,6 +47,11 @@ impl LineScan {
         }
     }
 
+    /// Nothing scanned yet.
+    fn is_fresh(&self) -> bool {
+        self.line_start == 0 && self.searched == 0
+    }
+
     /// Continues after a blank line that did not end the section (empty lines before the status line).
     fn skip_to(&mut self, pos: usize) {
         self.line_start = pos;
@@ -76,12 +81,19 @@ impl HeadReader {
     ) -> Result<Option<(ResponseHead, usize)>, ProtoError> {
         self.check_start(recv)?;
         let window = recv.len().min(budget);
+        let mut fields = Fields::new();
+        // A head usually arrives whole in one read: parse it at once, without scanning for its blank line
+        // first. The line scan is for heads that arrive in pieces: it resumes where it stopped, so a head
+        // trickling in is not parsed again on every read. An error here is left to the scan below, so a
+        // malformed head is reported the same way however its bytes were split.
+        if self.scan.is_fresh() && window > 0 {
+            if let Ok(Some(parsed)) = parse_response(&recv[..window], limits.max_headers, &mut fields) {
+                return self.take_head(recv, parsed, &fields).map(Some);
+            }
+        }
         while let Some(end) = self.scan.next_blank_line(&recv[..window]) {
-            if let Some(parsed) = parse_response(&recv[..end], limits.max_headers)? {
-                let len = parsed.len;
-                let bytes = recv.split_to(len).freeze();
-                *self = HeadReader::default();
-                return parsed.into_head(&bytes).map(|head| Some((head, len)));
+            if let Some(parsed) = parse_response(&recv[..end], limits.max_headers, &mut fields)? {
+                return self.take_head(recv, parsed, &fields).map(Some);
             }
             self.scan.skip_to(end);
         }
@@ -93,6 +105,19 @@ impl HeadReader {
             return Err(err(ProtoErrorKind::ClosedBeforeHead, ""));
         }
         Ok(None)
+    }
+
+    /// Splits the parsed head off the buffer and builds it; the reader is ready for the next head.
+    fn take_head(
+        &mut self,
+        recv: &mut BytesMut,
+        parsed: ParsedHead,
+        fields: &Fields,
+    ) -> Result<(ResponseHead, usize), ProtoError> {
+        let len = parsed.len;
+        let bytes = recv.split_to(len).freeze();
+        *self = HeadReader::default();
+        parsed.into_head(&bytes, fields).map(|head| (head, len))
     }
 
     /// Checks `HTTP/d.d SP` as soon as those bytes arrive, so a peer that does not speak HTTP/1.x is refused
@@ -122,43 +147,77 @@ impl HeadReader {
     }
 }
 
-/// A header field parsed by httparse: the name, and where the value lies in the parsed bytes.
-struct Field {
-    name: HeaderName,
-    value: Range<usize>,
+/// Where one header field lies in the parsed bytes (start and end offsets of its name and its value).
+#[derive(Debug, Clone, Copy, Default)]
+struct Span {
+    name: (u32, u32),
+    value: (u32, u32),
 }
 
-/// A complete response head, as positions into the bytes httparse read (so values need not be copied).
+/// Header fields held inline up to this many (no allocation for a typical head).
+const INLINE_FIELDS: usize = 32;
+
+/// The fields of one head or trailer section, in received order: inline first, the rest in `spill`.
+struct Fields {
+    inline: [Span; INLINE_FIELDS],
+    len: usize,
+    spill: Vec<Span>,
+}
+
+impl Fields {
+    fn new() -> Self {
+        Fields { inline: [Span::default(); INLINE_FIELDS], len: 0, spill: Vec::new() }
+    }
+
+    fn clear(&mut self) {
+        self.len = 0;
+        self.spill.clear();
+    }
+
+    fn push(&mut self, span: Span) {
+        match self.inline.get_mut(self.len) {
+            Some(slot) => *slot = span,
+            None => self.spill.push(span),
+        }
+        self.len += 1;
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Span> {
+        self.inline[..self.len.min(INLINE_FIELDS)].iter().chain(self.spill.iter())
+    }
+}
+
+/// A complete response head; the fields are in a [`Fields`] next to it.
 struct ParsedHead {
     len: usize,
     version: Version,
     status: StatusCode,
     reason: Range<usize>,
-    fields: Vec<Field>,
 }
 
 impl ParsedHead {
-    fn into_head(self, bytes: &Bytes) -> Result<ResponseHead, ProtoError> {
+    fn into_head(self, bytes: &Bytes, fields: &Fields) -> Result<ResponseHead, ProtoError> {
         Ok(ResponseHead {
             version: self.version,
             status: self.status,
             reason: bytes.slice(self.reason),
-            headers: build_map(bytes, self.fields)?,
+            headers: build_map(bytes, fields)?,
         })
     }
 }
 
-/// httparse over a buffer that ends with a blank line; `None` when that blank line does not end the head.
-fn parse_response(buf: &[u8], max_headers: usize) -> Result<Option<ParsedHead>, ProtoError> {
+/// httparse over a buffer that holds a head, possibly followed by more bytes; `None` when the head is not
+/// complete. The field positions go to `fields`.
+fn parse_response(buf: &[u8], max_headers: usize, fields: &mut Fields) -> Result<Option<ParsedHead>, ProtoError> {
     // Most heads fit in a few dozen fields: try slots on the stack before sizing a heap array.
     let mut stack = [httparse::EMPTY_HEADER; STACK_SLOTS];
     let slots = header_slots(buf.len(), max_headers);
     if slots <= STACK_SLOTS {
-        return parse_response_in(buf, &mut stack[..slots]);
+        return parse_response_in(buf, &mut stack[..slots], fields);
     }
-    match parse_response_in(buf, &mut stack) {
+    match parse_response_in(buf, &mut stack, fields) {
         Err(e) if e.kind() == ProtoErrorKind::TooManyHeaders => {
-            parse_response_in(buf, &mut vec![httparse::EMPTY_HEADER; slots])
+            parse_response_in(buf, &mut vec![httparse::EMPTY_HEADER; slots], fields)
         }
         other => other,
     }
@@ -167,7 +226,11 @@ fn parse_response(buf: &[u8], max_headers: usize) -> Result<Option<ParsedHead>, 
 /// Header slots tried on the stack first.
 const STACK_SLOTS: usize = 32;
 
-fn parse_response_in<'b>(buf: &'b [u8], slots: &mut [httparse::Header<'b>]) -> Result<Option<ParsedHead>, ProtoError> {
+fn parse_response_in<'b>(
+    buf: &'b [u8],
+    slots: &mut [httparse::Header<'b>],
+    fields: &mut Fields,
+) -> Result<Option<ParsedHead>, ProtoError> {
     let mut response = httparse::Response::new(slots);
     let status = httparse::ParserConfig::default()
         .allow_obsolete_multiline_headers_in_responses(true)
@@ -186,8 +249,8 @@ fn parse_response_in<'b>(buf: &'b [u8], slots: &mut [httparse::Header<'b>]) -> R
         .code
         .and_then(|code| StatusCode::from_u16(code).ok())
         .ok_or_else(|| err(ProtoErrorKind::InvalidHead, "invalid status code"))?;
-    let fields = collect_fields(buf, response.headers)?;
-    Ok(Some(ParsedHead { len, version, status, reason: reason_range(&buf[..len]), fields }))
+    collect_fields(&buf[..len], response.headers, fields)?;
+    Ok(Some(ParsedHead { len, version, status, reason: reason_range(&buf[..len]) }))
 }
 
 /// Where the reason phrase lies. httparse hides a reason holding obs-text, but it is kept as sent.
@@ -199,11 +262,14 @@ fn reason_range(head: &[u8]) -> Range<usize> {
     (lead + 13).min(line_end)..line_end
 }
 
-/// A trailer section, `None` when the blank line found does not end it.
-fn parse_trailers(buf: &[u8], max_headers: usize) -> Result<Option<(usize, Vec<Field>)>, ProtoError> {
+/// A trailer section's length, `None` when the blank line found does not end it.
+fn parse_trailers(buf: &[u8], max_headers: usize, fields: &mut Fields) -> Result<Option<usize>, ProtoError> {
     let mut slots = vec![httparse::EMPTY_HEADER; header_slots(buf.len(), max_headers)];
     match httparse::parse_headers(buf, &mut slots) {
-        Ok(httparse::Status::Complete((len, headers))) => Ok(Some((len, collect_fields(buf, headers)?))),
+        Ok(httparse::Status::Complete((len, headers))) => {
+            collect_fields(&buf[..len], headers, fields)?;
+            Ok(Some(len))
+        }
         Ok(httparse::Status::Partial) => Ok(None),
         Err(e) => Err(httparse_error(e)),
     }
@@ -222,42 +288,73 @@ fn httparse_error(e: httparse::Error) -> ProtoError {
     }
 }
 
-fn collect_fields(buf: &[u8], headers: &[httparse::Header<'_>]) -> Result<Vec<Field>, ProtoError> {
+/// Records where each field httparse found lies in `buf` (the parsed section).
+fn collect_fields(buf: &[u8], headers: &[httparse::Header<'_>], fields: &mut Fields) -> Result<(), ProtoError> {
+    let outside = || err(ProtoErrorKind::InvalidHead, "header field outside the head");
+    // httparse hands out sub-slices of `buf`; their offsets let the map share the head's bytes.
     let base = buf.as_ptr() as usize;
-    headers
-        .iter()
-        .map(|h| {
-            let name = HeaderName::from_bytes(h.name.as_bytes())
-                .map_err(|_| err(ProtoErrorKind::InvalidHead, "invalid header name"))?;
-            // httparse hands out sub-slices of `buf`; their offsets let the values share the head's bytes.
-            let start = (h.value.as_ptr() as usize).wrapping_sub(base);
-            let value = start..start.wrapping_add(h.value.len());
-            if h.value.is_empty() {
-                Ok(Field { name, value: 0..0 })
-            } else if value.start <= value.end && value.end <= buf.len() {
-                Ok(Field { name, value })
-            } else {
-                Err(err(ProtoErrorKind::InvalidHead, "header value outside the head"))
-            }
-        })
-        .collect()
+    let span = |part: &[u8]| -> Result<(u32, u32), ProtoError> {
+        if part.is_empty() {
+            return Ok((0, 0));
+        }
+        let start = (part.as_ptr() as usize).wrapping_sub(base);
+        let end = start.wrapping_add(part.len());
+        if start > end || end > buf.len() {
+            return Err(outside());
+        }
+        // A head larger than 4 GiB cannot be addressed (and no sane limit allows one).
+        Ok((u32::try_from(start).map_err(|_| outside())?, u32::try_from(end).map_err(|_| outside())?))
+    };
+    fields.clear();
+    for h in headers {
+        fields.push(Span { name: span(h.name.as_bytes())?, value: span(h.value)? });
+    }
+    Ok(())
 }
 
 /// Builds the header map in received order, duplicates kept, values sharing `bytes`.
-fn build_map(bytes: &Bytes, fields: Vec<Field>) -> Result<HeaderMap, ProtoError> {
+fn build_map(bytes: &Bytes, fields: &Fields) -> Result<HeaderMap, ProtoError> {
     let too_many = |_| err(ProtoErrorKind::TooManyHeaders, "header map is full");
-    let mut map = HeaderMap::try_with_capacity(fields.len()).map_err(too_many)?;
-    for field in fields {
-        let raw = &bytes[field.value.clone()];
-        let value = if raw.contains(&b'\n') {
-            HeaderValue::from_bytes(&unfold(raw))
-        } else {
-            HeaderValue::from_maybe_shared(bytes.slice(field.value))
+    let range = |(start, end): (u32, u32)| start as usize..end as usize;
+    let mut map = HeaderMap::try_with_capacity(fields.len).map_err(too_many)?;
+    for field in fields.iter() {
+        let name = header_name(&bytes[range(field.name)])?;
+        let value = range(field.value);
+        // HeaderValue refuses CR and LF, so a folded value (RFC 9112 §5.2) fails here and is unfolded.
+        let value = match HeaderValue::from_maybe_shared(bytes.slice(value.clone())) {
+            Ok(v) => Ok(v),
+            Err(_) if bytes[value.clone()].contains(&b'\n') => HeaderValue::from_bytes(&unfold(&bytes[value])),
+            Err(e) => Err(e),
         };
         let value = value.map_err(|_| err(ProtoErrorKind::InvalidHead, "invalid header value"))?;
-        map.try_append(field.name, value).map_err(too_many)?;
+        map.try_append(name, value).map_err(too_many)?;
     }
     Ok(map)
+}
+
+/// The field name, with the names servers send most often (in their usual spelling) matched directly
+/// rather than lower-cased and looked up.
+fn header_name(raw: &[u8]) -> Result<HeaderName, ProtoError> {
+    let known = match raw {
+        b"Date" => Some(header::DATE),
+        b"Server" => Some(header::SERVER),
+        b"Content-Type" => Some(header::CONTENT_TYPE),
+        b"Content-Length" => Some(header::CONTENT_LENGTH),
+        b"Connection" => Some(header::CONNECTION),
+        b"Last-Modified" => Some(header::LAST_MODIFIED),
+        b"ETag" => Some(header::ETAG),
+        b"Accept-Ranges" => Some(header::ACCEPT_RANGES),
+        b"Transfer-Encoding" => Some(header::TRANSFER_ENCODING),
+        b"Content-Encoding" => Some(header::CONTENT_ENCODING),
+        b"Cache-Control" => Some(header::CACHE_CONTROL),
+        b"Location" => Some(header::LOCATION),
+        b"Vary" => Some(header::VARY),
+        _ => None,
+    };
+    match known {
+        Some(name) => Ok(name),
+        None => HeaderName::from_bytes(raw).map_err(|_| err(ProtoErrorKind::InvalidHead, "invalid header name")),
+    }
 }
 
 /// RFC 9112 §5.2: each obs-fold (whitespace around a line break) becomes one SP.
@@ -462,9 +559,10 @@ impl BodyDecoder {
                 }
                 Kind::Trailers(mut scan) => {
                     let window = recv.len().min(trailer_budget);
+                    let mut fields = Fields::new();
                     while let Some(end) = scan.next_blank_line(&recv[..window]) {
-                        if let Some((len, fields)) = parse_trailers(&recv[..end], limits.max_headers)? {
-                            let trailers = build_map(&recv.split_to(len).freeze(), fields)?;
+                        if let Some(len) = parse_trailers(&recv[..end], limits.max_headers, &mut fields)? {
+                            let trailers = build_map(&recv.split_to(len).freeze(), &fields)?;
                             self.kind = Kind::Finished;
                             if trailers.is_empty() {
                                 return Ok(Some(BodyEvent::End));

@@ -86,6 +86,8 @@ pub(super) fn validate(head: &RequestHead<'_>, body: BodyLength) -> Result<Reque
     if !valid_authority(head.host) {
         return Err(UsageError::InvalidHost);
     }
+    // One pass over the fields: checks, and what the connection must remember (no lookups by name).
+    let (mut close, mut expect_continue) = (false, false);
     for (name, value) in head.headers {
         if name == header::CONTENT_LENGTH || name == header::TRANSFER_ENCODING {
             return Err(UsageError::FramingHeader(name.as_str().to_owned()));
@@ -94,12 +96,16 @@ pub(super) fn validate(head: &RequestHead<'_>, body: BodyLength) -> Result<Reque
             return Err(UsageError::HostHeader);
         }
         check_field(name.as_str(), value.as_bytes())?;
+        if name == header::CONNECTION {
+            close |= value_has_token(value, "close");
+        } else if name == header::EXPECT {
+            expect_continue |= value.as_bytes().eq_ignore_ascii_case(b"100-continue");
+        }
     }
     let has_body = matches!(body, BodyLength::Chunked) || matches!(body, BodyLength::Known(n) if n > 0);
-    let expect_continue = |v: &http::HeaderValue| v.as_bytes().eq_ignore_ascii_case(b"100-continue");
     Ok(RequestInfo {
-        close: has_token(head.headers, header::CONNECTION, "close"),
-        expect_continue: has_body && head.headers.get_all(header::EXPECT).iter().any(expect_continue),
+        close,
+        expect_continue: has_body && expect_continue,
         is_head: method == Method::HEAD,
         is_connect: method == Method::CONNECT,
     })
@@ -140,12 +146,32 @@ pub(super) fn check_field(name: &str, value: &[u8]) -> Result<(), UsageError> {
 /// RFC 3986 §3.2.2 host (reg-name, IPv4, IP-literal) with an optional port: unreserved, pct-encoded,
 /// sub-delims, `:`, `[` and `]`.
 fn valid_authority(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=:[]".contains(&b))
+    !s.is_empty() && s.bytes().all(|b| AUTHORITY[usize::from(b)])
 }
 
 /// RFC 9110 §5.6.2 token character.
 fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    TCHAR[usize::from(b)]
+}
+
+/// Byte classes as tables: one load per byte instead of a search through the list of allowed symbols.
+const TCHAR: [bool; 256] = byte_class(b"!#$%&'*+-.^_`|~");
+const AUTHORITY: [bool; 256] = byte_class(b"-._~%!$&'()*+,;=:[]");
+
+/// ASCII letters and digits plus `symbols`.
+const fn byte_class(symbols: &[u8]) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = (b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    let mut i = 0;
+    while i < symbols.len() {
+        table[symbols[i] as usize] = true;
+        i += 1;
+    }
+    table
 }
 
 /// RFC 9110 §5.5 field-value byte: HTAB, SP, VCHAR, obs-text. No CR, LF, NUL or other control.
@@ -155,9 +181,12 @@ pub(super) fn is_field_byte(b: u8) -> bool {
 
 /// True when any value of `name` holds `token` as a comma-separated list element (case-insensitive).
 pub(super) fn has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
-    headers.get_all(name).iter().any(|value| {
-        value.as_bytes().split(|&b| b == b',').any(|item| trim_ows(item).eq_ignore_ascii_case(token.as_bytes()))
-    })
+    headers.get_all(name).iter().any(|value| value_has_token(value, token))
+}
+
+/// True when `value` holds `token` as a comma-separated list element (case-insensitive).
+fn value_has_token(value: &http::HeaderValue, token: &str) -> bool {
+    value.as_bytes().split(|&b| b == b',').any(|item| trim_ows(item).eq_ignore_ascii_case(token.as_bytes()))
 }
 
 /// Strips optional whitespace (SP / HTAB) from both ends.

@@ -17,7 +17,7 @@ use crate::response::{decode_text, BodyTimings, Response};
 /// A response body being read from its connection. When the body ends, the connection goes back to the
 /// pool; when the body is dropped before its end, the connection is closed.
 pub struct Body {
-    conn: Option<Pooled<Conn>>,
+    conn: Option<Pooled<Box<Conn>>>,
     decoder: BodyDecoder,
     pending: VecDeque<Bytes>,
     wait: Wait,
@@ -26,7 +26,7 @@ pub struct Body {
 }
 
 impl Body {
-    pub(crate) fn new(pooled: Pooled<Conn>, wait: Wait, gzip: bool, limit: Option<u64>) -> Result<Body> {
+    pub(crate) fn new(pooled: Pooled<Box<Conn>>, wait: Wait, gzip: bool, limit: Option<u64>) -> Result<Body> {
         let mut body = Body {
             conn: Some(pooled),
             decoder: BodyDecoder::new(gzip, limit),

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use http::header::LOCATION;
 use reqivo_proto::deadline::{Deadlines, Phase};
-use reqivo_proto::h1::{BodyLength, ClientConn, Event, ResponseHead};
+use reqivo_proto::h1::{BodyLength, ClientConn, Event, RequestHead, ResponseHead};
 use reqivo_proto::pool::{PoolKey, PoolStats};
 use reqivo_proto::redirect::{Decision, Redirects};
 use reqivo_proto::url::Target;
@@ -44,7 +44,9 @@ pub struct Session {
 
 struct Inner {
     config: Config,
-    pool: Arc<SharedPool<Conn>>,
+    /// Boxed: a connection changes hands several times per request (pool, attempt, body, pool again),
+    /// and a box moves as one pointer.
+    pool: Arc<SharedPool<Box<Conn>>>,
 }
 
 impl sealed::Sealed for Session {
@@ -111,14 +113,20 @@ impl Session {
         req: &mut Prepared<Stream>,
         deadlines: &Deadlines,
         start: Instant,
-    ) -> Result<(Pooled<Conn>, ResponseHead, Timings)> {
+    ) -> Result<(Pooled<Box<Conn>>, ResponseHead, Timings)> {
         let target = Target::from_uri(&req.url).map_err(|e| Error::from(e).with_url(&req.url))?;
-        check_request(req, &target)?;
+        let length = body_length(&req.method, &req.body);
         let mut retried = false;
         loop {
             let mut timings = Timings::default();
             let mut pooled = self
-                .checkout(&target.key, req.timeouts.connect, deadlines, &mut timings)
+                .checkout(
+                    &target.key,
+                    (&request_head(req, &target), length),
+                    req.timeouts.connect,
+                    deadlines,
+                    &mut timings,
+                )
                 .map_err(|e| e.with_url(&req.url))?;
             match send(&mut pooled.conn, req, &target, deadlines, self.inner.config.continue_timeout) {
                 Ok(head) => {
@@ -152,12 +160,14 @@ impl Session {
     fn checkout(
         &self,
         key: &PoolKey,
+        // Checked only before a new connection is opened for it (see `check_request`).
+        (head, length): (&RequestHead<'_>, BodyLength),
         // Only the connect timeout: a `&Prepared` held across `.await` would make the future !Send
         // (the boxed body stream is not `Sync`).
         connect_timeout: Option<std::time::Duration>,
         deadlines: &Deadlines,
         timings: &mut Timings,
-    ) -> Result<Pooled<Conn>> {
+    ) -> Result<Pooled<Box<Conn>>> {
         let config = &self.inner.config;
         let pool = &self.inner.pool;
         let wait_start = Instant::now();
@@ -171,9 +181,10 @@ impl Session {
                 }
                 Attempt::Connect(slot) => {
                     timings.pool_wait = Some(wait_start.elapsed());
+                    check_request(head, length)?;
                     let (io, remote) = connect(key, &config.tls, connect_timeout, deadlines, timings)?;
                     trace::event!("connected to {remote} (tls: {}) in {:?}", key.tls, timings.connect);
-                    return Ok(slot.attach(Conn::new(io, ClientConn::new(config.limits), remote)));
+                    return Ok(slot.attach(Box::new(Conn::new(io, ClientConn::new(config.limits), remote))));
                 }
                 Attempt::Wait => {
                     let now = Instant::now();

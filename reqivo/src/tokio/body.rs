@@ -21,7 +21,7 @@ use crate::response::{decode_text, BodyTimings, Response};
 /// A response body being read from its connection. When the body ends, the connection goes back to the
 /// pool; when the body is dropped before its end, the connection is closed.
 pub struct AsyncBody {
-    conn: Option<Pooled<Conn>>,
+    conn: Option<Pooled<Box<Conn>>>,
     decoder: BodyDecoder,
     pending: VecDeque<Bytes>,
     wait: Wait,
@@ -31,7 +31,7 @@ pub struct AsyncBody {
 }
 
 impl AsyncBody {
-    pub(crate) fn new(pooled: Pooled<Conn>, wait: Wait, gzip: bool, limit: Option<u64>) -> Result<AsyncBody> {
+    pub(crate) fn new(pooled: Pooled<Box<Conn>>, wait: Wait, gzip: bool, limit: Option<u64>) -> Result<AsyncBody> {
         let mut body = AsyncBody {
             conn: Some(pooled),
             decoder: BodyDecoder::new(gzip, limit),
