@@ -23,6 +23,10 @@ pub enum Phase {
     ResponseHead,
     /// Reading the response body.
     Body,
+    /// Waiting for a WebSocket message longer than the socket's read timeout.
+    Message,
+    /// A WebSocket peer sent nothing within the pong timeout after a keepalive Ping: it is unresponsive.
+    Keepalive,
 }
 
 /// Which limit a wait is bounded by.
