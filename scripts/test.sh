@@ -2,7 +2,8 @@
 # The one test command (README): installs what the tests need on a fresh Debian machine, then runs
 #   1. cargo test (default members, debug): unit tests, the core's split-at-every-byte tests, the parity suite
 #      (every scenario on the async and the blocking driver, against hyper, Python's http.server and a
-#      few deliberately broken raw servers), the CLI tests, doc tests;
+#      few deliberately broken raw servers), the WebSocket suite (both drivers, against Python `websockets`
+#      and tokio-tungstenite), the CLI tests, doc tests;
 #   2. the nginx interop: a private nginx on 127.0.0.1:PORT serving a temp dir, checked by
 #      `cargo test -p reqivo --test nginx` (both drivers) and by the `reqivo` CLI itself.
 # Prints a summary; exits non-zero if anything failed. Runs unattended (CI=true, no stdin).
@@ -86,8 +87,10 @@ NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-# >>> Python test tools go here, e.g. `.venv/bin/pip install --quiet -r scripts/requirements-test.txt`.
-# >>> Nothing to install yet.
+# Python test tools: the `websockets` server the WebSocket interop tests run against (pinned in the file).
+# The Autobahn fuzzing server (`kosoku`) is installed by scripts/autobahn.sh, which is not run from here:
+# the full conformance run (517 cases, both drivers) takes longer than this script's budget.
+.venv/bin/pip install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
 
 # --- 1. the workspace tests ---------------------------------------------------------------------------
 step "cargo test (default members, debug)" cargo test

@@ -12,8 +12,8 @@ pub enum Command {
     Help,
     Version,
     Demo,
-    /// `reqivo ws URL`: reserved for the WebSocket client.
-    Ws,
+    /// `reqivo ws URL`: the WebSocket client.
+    Ws(Box<crate::ws::WsOptions>),
     Fetch(Box<Options>),
 }
 
@@ -83,7 +83,8 @@ reqivo — a curl-like HTTP/1.1 client built on the reqivo library
 
 Usage:
   reqivo [METHOD] URL [URL...] [OPTIONS]
-  reqivo demo          a short tour against an embedded loopback server
+  reqivo ws URL [OPTIONS]   WebSocket: stdin lines out, messages in (reqivo ws --help)
+  reqivo demo               a short tour against an embedded loopback server
 
 METHOD is optional and case-insensitive (GET, post, PURGE, ...); it defaults to GET,
 or POST when a body is given. Several URLs are fetched in order over one session.
@@ -107,7 +108,8 @@ Options:
   -V, --version               the version
 
 Exit codes: 0 response received (any status), 2 usage or invalid request,
-3 connect/DNS/TLS failure, 4 timeout, 5 malformed or truncated response,
+3 connect/DNS/TLS failure, 4 timeout, 5 malformed or truncated response (or a refused
+WebSocket upgrade),
 6 limit exceeded, 7 redirect failure, 1 anything else.
 ";
 
@@ -116,7 +118,7 @@ pub fn parse(args: Vec<String>) -> Result<Command, String> {
     match args.first().map(String::as_str) {
         Some("demo") if args.len() == 1 => return Ok(Command::Demo),
         Some("demo") => return Err("`demo` takes no arguments".into()),
-        Some("ws") => return Ok(Command::Ws),
+        Some("ws") => return crate::ws::parse(&args[1..]).map(|o| Command::Ws(Box::new(o))),
         _ => {}
     }
     let mut opts = Options::default();
@@ -230,7 +232,7 @@ fn split_positionals(opts: &mut Options, positionals: Vec<String>) -> Result<(),
 }
 
 /// `Name: value` → a validated header; the value's surrounding whitespace is not part of it (RFC 9110 §5.5).
-fn parse_header(arg: &str) -> Result<(HeaderName, HeaderValue), String> {
+pub(crate) fn parse_header(arg: &str) -> Result<(HeaderName, HeaderValue), String> {
     let (name, value) =
         arg.split_once(':').ok_or_else(|| format!("header {arg:?} has no colon (want 'Name: value')"))?;
     let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| format!("invalid header name {name:?}"))?;
@@ -239,7 +241,7 @@ fn parse_header(arg: &str) -> Result<(HeaderName, HeaderValue), String> {
     Ok((name, value))
 }
 
-fn seconds(name: &str, value: &str) -> Result<Duration, String> {
+pub(crate) fn seconds(name: &str, value: &str) -> Result<Duration, String> {
     value
         .parse::<f64>()
         .ok()
@@ -303,7 +305,7 @@ mod tests {
     #[test]
     fn subcommands_and_help() {
         assert!(matches!(parse(vec!["demo".into()]), Ok(Command::Demo)));
-        assert!(matches!(parse(vec!["ws".into(), "ws://a/".into()]), Ok(Command::Ws)));
+        assert!(matches!(parse(vec!["ws".into(), "ws://a/".into()]), Ok(Command::Ws(_))));
         assert!(matches!(parse(vec!["http://a/".into(), "--help".into()]), Ok(Command::Help)));
         assert!(matches!(parse(vec!["--version".into()]), Ok(Command::Version)));
     }

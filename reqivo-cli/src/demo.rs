@@ -1,15 +1,17 @@
-//! `reqivo demo`: a short tour of the library against the embedded loopback server — the same four
-//! steps with `AsyncSession` and then with the blocking `Session`, to show they are twins.
+//! `reqivo demo`: a short tour of the library against the embedded loopback server — the same steps
+//! (three HTTP requests and a WebSocket echo) with `AsyncSession` and then with the blocking `Session`,
+//! to show they are twins.
 
 use std::time::{Duration, Instant};
 
-use reqivo::{AsyncSession, PoolStats, Session, StatusCode, Timings};
+use reqivo::{AsyncSession, Message, PoolStats, Session, StatusCode, Timings};
 
 use crate::demo_server;
 use crate::failure::Failure;
 use crate::output::timing_line;
 
 const JSON: &str = r#"{"tour":"reqivo","steps":4}"#;
+const WS_TEXT: &str = "hello over WebSocket";
 
 pub fn run() -> Result<(), Failure> {
     let addr = demo_server::start().map_err(|e| Failure::local("starting the demo server", e))?;
@@ -51,6 +53,12 @@ async fn async_tour(base: &str) -> Result<(), Failure> {
         chunk_row(start.elapsed(), &chunk);
     }
     summary(resp.timings(), session.pool_stats());
+
+    let mut ws = session.websocket(format!("{}/ws", ws_base(base))).connect().await?;
+    ws.send_text(WS_TEXT).await?;
+    let echo = ws.recv().await?;
+    ws.close(1000, "tour done").await?;
+    ws_row(echo, "AsyncWebSocket");
     Ok(())
 }
 
@@ -73,7 +81,23 @@ fn blocking_tour(base: &str) -> Result<(), Failure> {
         chunk_row(start.elapsed(), &chunk);
     }
     summary(resp.timings(), session.pool_stats());
+
+    let mut ws = session.websocket(format!("{}/ws", ws_base(base))).connect()?;
+    ws.send_text(WS_TEXT)?;
+    let echo = ws.recv()?;
+    ws.close(1000, "tour done")?;
+    ws_row(echo, "WebSocket");
     Ok(())
+}
+
+/// `ws://` for the server at `http://…`.
+fn ws_base(base: &str) -> String {
+    base.replacen("http", "ws", 1)
+}
+
+fn ws_row(echo: Option<Message>, api: &str) {
+    let text = echo.as_ref().and_then(Message::as_text).unwrap_or("(no echo)");
+    row("WS  ", "/ws    ", "101", &format!("{api}: {text:?} echoed back, then closed with 1000"));
 }
 
 fn status_text(status: StatusCode, reason: &[u8]) -> String {

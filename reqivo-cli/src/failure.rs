@@ -42,6 +42,7 @@ impl Failure {
             ErrorKind::Protocol | ErrorKind::Decode | ErrorKind::Io => ("protocol", 5),
             ErrorKind::TooLarge => ("too_large", 6),
             ErrorKind::Redirect => ("redirect", 7),
+            ErrorKind::WebSocket => ("websocket", 5),
             _ => ("other", 1),
         }
     }

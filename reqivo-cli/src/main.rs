@@ -2,7 +2,8 @@
 //!
 //! `args` parses the command line, `plan` decides what each request sends, `run` drives the async or
 //! the blocking session, `output` prints, `failure` maps errors to exit codes and the `error[KIND]`
-//! line; `demo` is a guided tour against the embedded loopback server in `demo_server`.
+//! line; `ws` is `reqivo ws` (the WebSocket client); `demo` is a guided tour against the embedded
+//! loopback server in `demo_server`.
 
 mod args;
 mod demo;
@@ -11,6 +12,7 @@ mod failure;
 mod output;
 mod plan;
 mod run;
+mod ws;
 
 use std::process::ExitCode;
 
@@ -31,7 +33,7 @@ fn main() -> ExitCode {
             println!("reqivo {}", env!("CARGO_PKG_VERSION"));
             Ok(())
         }
-        Ok(Command::Ws) => Err(Failure::Usage("`reqivo ws` (WebSocket) is not yet supported".into())),
+        Ok(Command::Ws(opts)) => ws::run(&opts),
         Ok(Command::Demo) => demo::run(),
         Ok(Command::Fetch(opts)) => run::run(&opts),
     };

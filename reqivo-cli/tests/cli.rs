@@ -129,9 +129,35 @@ fn usage_errors_exit_2() {
     reqivo(&["--timeout", "soon", "http://127.0.0.1:9/"]).assert_error(2, "usage");
     reqivo(&["--bogus", "http://127.0.0.1:9/"]).assert_error(2, "usage");
     reqivo(&["gopher://127.0.0.1:9/"]).assert_error(2, "usage");
-    let ws = reqivo(&["ws", "ws://127.0.0.1:9/"]);
-    ws.assert_error(2, "usage");
-    assert!(ws.stderr.contains("not yet supported"));
+    reqivo(&["ws"]).assert_error(2, "usage");
+    reqivo(&["ws", "ws://a/", "--nope"]).assert_error(2, "usage");
+}
+
+/// The demo's loopback server (its WebSocket echo at `/ws`), used as a fixture here too.
+#[path = "../src/demo_server.rs"]
+#[allow(dead_code)]
+mod demo_server;
+
+#[test]
+fn ws_sends_stdin_lines_and_prints_what_comes_back() {
+    let addr = demo_server::start().unwrap();
+    let url = format!("ws://{addr}/ws");
+    for mode in [&[][..], &["--sync"][..]] {
+        let mut args = vec!["ws", url.as_str()];
+        args.extend_from_slice(mode);
+        let run = reqivo_with_stdin(&args, b"hello\nwebsocket world\n");
+        assert_eq!(run.code, 0, "{mode:?}: {}", run.stderr);
+        assert_eq!(run.stdout_text(), "hello\nwebsocket world\n", "{mode:?}");
+        args.push("--binary");
+        let run = reqivo_with_stdin(&args, b"\x01\x02\n");
+        assert_eq!(run.stdout, b"\x01\x02\n", "{mode:?}: {}", run.stderr);
+    }
+    // Not a WebSocket endpoint: the upgrade is refused.
+    reqivo(&["ws", &format!("ws://{addr}/hello")]).assert_error(5, "websocket");
+    let refused = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("ws://{}/", refused.local_addr().unwrap());
+    drop(refused);
+    reqivo(&["ws", &url, "--sync"]).assert_error(3, "connection");
 }
 
 #[test]

@@ -2,7 +2,9 @@
 //!
 //! **In scope:** HTTP/1.1 client framing ([`h1`]: request encoding, response decoding, body framing per
 //! RFC 9112 §6, keep-alive decisions), connection-pool bookkeeping ([`pool`]), timeout arithmetic over
-//! instants the caller passes in ([`deadline`]), and URL reference resolution ([`url`]).
+//! instants the caller passes in ([`deadline`]), URL reference resolution ([`url`]), the WebSocket client
+//! codec with its keepalive schedule ([`ws`]), and reconnection backoff from a caller-supplied random
+//! number ([`backoff`]).
 //!
 //! **Out of scope:** sockets, TLS, DNS, timers, threads and async runtimes. Nothing in this crate reads a
 //! clock, sleeps or performs I/O: bytes and decisions go in, bytes and decisions come out. The I/O drivers
@@ -15,6 +17,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod backoff;
 pub mod deadline;
 pub mod h1;
 pub mod pool;

@@ -48,16 +48,18 @@ mod request;
 mod response;
 mod tls;
 mod trace;
+pub mod websocket;
 
 pub mod blocking;
 pub mod tokio;
 
-pub use blocking::{Body, Session};
+pub use blocking::{Body, Session, WebSocket};
 pub use config::SessionBuilder;
 pub use error::{Error, ErrorKind, Result, TimeoutPhase};
 pub use request::{Driver, IntoUrl, RequestBuilder};
 pub use response::{Response, Timings};
-pub use tokio::{AsyncBody, AsyncSession};
+pub use tokio::{AsyncBody, AsyncSession, AsyncWebSocket, AsyncWsReader, AsyncWsWriter};
+pub use websocket::{close_code, CloseFrame, Message, ReconnectPolicy, WebSocketBuilder};
 
 pub use http::{self, header, HeaderMap, Method, StatusCode, Uri, Version};
 pub use reqivo_proto::pool::PoolStats;

@@ -21,6 +21,12 @@ pub(crate) fn idle_socket_is_open<S: std::os::fd::AsFd>(sock: &S, tls: bool) -> 
     }
 }
 
+/// Shuts a socket down both ways (a WebSocket after its close handshake: the peer sees EOF at once,
+/// whether or not the socket object is dropped yet). Errors are ignored: the socket may be gone already.
+pub(crate) fn shutdown_socket<S: std::os::fd::AsFd>(sock: &S) {
+    let _ = socket2::SockRef::from(sock).shutdown(std::net::Shutdown::Both);
+}
+
 /// Remaining time for a connect phase, bounded by the connect timeout and the total deadline.
 pub(crate) fn phase_budget(
     deadlines: &Deadlines,

@@ -101,6 +101,7 @@ mod deflate;
 mod error;
 mod frame;
 mod handshake;
+mod keepalive;
 mod outbox;
 mod utf8;
 
@@ -113,6 +114,7 @@ pub use conn::WsConn;
 pub use error::{HandshakeError, WsError, WsErrorKind, WsUsageError};
 pub use frame::apply_mask;
 pub use handshake::ClientHandshake;
+pub use keepalive::{Keepalive, KeepaliveAction};
 
 /// Settings of a WebSocket client connection (handshake offer, limits, timeouts, masking seed).
 #[derive(Debug, Clone, PartialEq, Eq)]

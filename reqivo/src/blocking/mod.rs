@@ -5,6 +5,9 @@ mod body;
 mod connect;
 mod pump;
 mod session;
+mod websocket;
+mod ws_link;
 
 pub use body::Body;
 pub use session::Session;
+pub use websocket::WebSocket;

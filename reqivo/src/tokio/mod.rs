@@ -5,6 +5,10 @@ mod body;
 mod connect;
 mod pump;
 mod session;
+mod websocket;
+mod ws_link;
+mod ws_split;
 
 pub use body::AsyncBody;
 pub use session::AsyncSession;
+pub use websocket::{AsyncWebSocket, AsyncWsReader, AsyncWsWriter};

@@ -166,7 +166,11 @@ fn expired(wait: &Wait) -> Result<bool> {
 }
 
 /// Reads into the spare capacity the core reserved, without zeroing it first.
-fn poll_read_into(io: Pin<&mut Transport>, cx: &mut Context<'_>, buf: &mut BytesMut) -> Poll<std::io::Result<usize>> {
+pub(crate) fn poll_read_into(
+    io: Pin<&mut Transport>,
+    cx: &mut Context<'_>,
+    buf: &mut BytesMut,
+) -> Poll<std::io::Result<usize>> {
     if !buf.has_remaining_mut() {
         buf.reserve(8 * 1024);
     }

@@ -11,7 +11,7 @@ use reqivo_proto::h1::{Limits, RequestHead, ResponseHead};
 use reqivo_proto::url::Target;
 use reqivo_proto::ws::{ClientHandshake, Negotiated, WsConfig, WsConn};
 
-use super::link::{random_u64, Link};
+use super::link::{fill_random, random_u64, Link};
 use super::Message;
 use crate::error::{Error, ErrorKind, Result};
 use crate::request::{Driver, UrlRef};
@@ -37,7 +37,11 @@ pub struct ReconnectPolicy {
 
 impl Default for ReconnectPolicy {
     fn default() -> Self {
-        ReconnectPolicy { max_attempts: 5, initial_delay: Duration::from_millis(100), max_delay: Duration::from_secs(10) }
+        ReconnectPolicy {
+            max_attempts: 5,
+            initial_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(10),
+        }
     }
 }
 
@@ -64,7 +68,20 @@ impl Default for ReconnectPolicy {
 /// # Ok(()) }
 /// ```
 ///
-/// The blocking twin is the same chain on a [`Session`](crate::Session), without `.await`.
+/// The blocking twin is the same chain on a [`Session`](crate::Session), without `.await`:
+///
+/// ```no_run
+/// # use std::time::Duration;
+/// # fn main() -> Result<(), reqivo::Error> {
+/// let session = reqivo::Session::builder().build()?;
+/// let mut ws = session
+///     .websocket("wss://example.com/feed")
+///     .keepalive(Duration::from_secs(20), Duration::from_secs(10))
+///     .reconnect(reqivo::ReconnectPolicy::default())
+///     .connect()?;
+/// ws.send_text(r#"{"subscribe":"prices"}"#)?;
+/// # Ok(()) }
+/// ```
 #[must_use = "a WebSocket does nothing until `connect` is called"]
 pub struct WebSocketBuilder<'s, S: Driver> {
     pub(crate) session: &'s S,
@@ -171,7 +188,8 @@ impl<'s, S: Driver> WebSocketBuilder<'s, S> {
     /// peer counts as dead: `recv` (or `send`) fails with
     /// [`Timeout(Keepalive)`](crate::TimeoutPhase::Keepalive), or reconnects when reconnection is on.
     /// Pings go out while a `recv` is waiting (the async reader keeps its own timer; the blocking socket
-    /// bounds its read by the next keepalive deadline), so keep one `recv` pending.
+    /// bounds its read by the next keepalive deadline), so keep one `recv` pending. Their Pongs are
+    /// returned by `recv` like any other (`Message::Pong` with an 8-byte counter).
     pub fn keepalive(mut self, interval: Duration, pong_timeout: Duration) -> Self {
         self.keepalive = Some((interval, pong_timeout));
         self
@@ -271,8 +289,7 @@ impl WsParams {
     /// A fresh handshake (new random key).
     pub(crate) fn handshake(&self) -> Result<Handshake> {
         let mut key = [0u8; 16];
-        getrandom::getrandom(&mut key)
-            .map_err(|e| Error::new(ErrorKind::Io, "the OS random generator failed").with_source(e))?;
+        fill_random(&mut key)?;
         let check = ClientHandshake::new(key, &self.config).map_err(|e| usage(e).with_url(&self.url))?;
         let mut headers = self.headers.clone();
         for (name, value) in check.headers() {

@@ -29,6 +29,41 @@ pub(crate) enum Step {
     Write,
 }
 
+/// A message to send, borrowed (so `send_text(&str)` copies nothing before the codec frames it).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Outgoing<'a> {
+    Text(&'a str),
+    Binary(&'a [u8]),
+    Ping(&'a [u8]),
+    Pong(&'a [u8]),
+    Close(u16, &'a str),
+}
+
+impl Message {
+    pub(crate) fn outgoing(&self) -> Outgoing<'_> {
+        match self {
+            Message::Text(t) => Outgoing::Text(t),
+            Message::Binary(b) => Outgoing::Binary(b),
+            Message::Ping(p) => Outgoing::Ping(p),
+            Message::Pong(p) => Outgoing::Pong(p),
+            Message::Close(frame) => {
+                frame.as_ref().map_or(Outgoing::Close(1000, ""), |f| Outgoing::Close(f.code, &f.reason))
+            }
+        }
+    }
+}
+
+/// Checks a close code and reason before anything is queued.
+pub(crate) fn check_close(code: u16, reason: &str) -> Result<()> {
+    if !reqivo_proto::ws::is_valid_close_code(code) {
+        return Err(Error::invalid(format!("close code {code} may not be sent")));
+    }
+    if reason.len() > 123 {
+        return Err(Error::invalid(format!("close reason of {} bytes (at most 123)", reason.len())));
+    }
+    Ok(())
+}
+
 /// A failure, kept so every later call reports it again.
 #[derive(Debug, Clone)]
 struct Fatal {
@@ -45,7 +80,11 @@ pub(crate) struct Link {
 }
 
 impl Link {
-    pub(crate) fn new(conn: WsConn, keepalive: Option<(std::time::Duration, std::time::Duration)>, now: Instant) -> Self {
+    pub(crate) fn new(
+        conn: WsConn,
+        keepalive: Option<(std::time::Duration, std::time::Duration)>,
+        now: Instant,
+    ) -> Self {
         let keepalive = keepalive.map(|(interval, timeout)| Keepalive::new(interval, timeout, now));
         Link { conn, keepalive, fatal: None, closed: false }
     }
@@ -116,7 +155,9 @@ impl Link {
                 WsEvent::Binary(b) => Step::Message(Message::Binary(b)),
                 WsEvent::Ping(p) => Step::Message(Message::Ping(p)),
                 WsEvent::Pong(p) => Step::Message(Message::Pong(p)),
-                WsEvent::Close { code, reason } => Step::Message(Message::Close(code.map(|code| CloseFrame { code, reason }))),
+                WsEvent::Close { code, reason } => {
+                    Step::Message(Message::Close(code.map(|code| CloseFrame { code, reason })))
+                }
                 WsEvent::Closed => {
                     self.closed = true;
                     Step::Closed
@@ -131,23 +172,22 @@ impl Link {
     }
 
     /// Queues `msg`; `Ok(false)` when the queue is full (write out, then try again).
-    pub(crate) fn queue(&mut self, msg: &Message, now: Instant) -> Result<bool> {
+    pub(crate) fn queue(&mut self, msg: &Outgoing<'_>, now: Instant) -> Result<bool> {
         self.check()?;
-        let result = match msg {
-            Message::Text(t) => self.conn.send_text(t),
-            Message::Binary(b) => self.conn.send_binary(b),
-            Message::Ping(p) => self.conn.send_ping(p),
-            Message::Pong(p) => self.conn.send_pong(p),
-            Message::Close(frame) => {
-                let (code, reason) = frame.as_ref().map_or((1000, ""), |f| (f.code, f.reason.as_str()));
-                self.conn.close(code, reason, now)
-            }
+        let result = match *msg {
+            Outgoing::Text(t) => self.conn.send_text(t),
+            Outgoing::Binary(b) => self.conn.send_binary(b),
+            Outgoing::Ping(p) => self.conn.send_ping(p),
+            Outgoing::Pong(p) => self.conn.send_pong(p),
+            Outgoing::Close(code, reason) => self.conn.close(code, reason, now),
         };
         match result {
             Ok(()) => Ok(true),
             Err(WsUsageError::BufferFull) => Ok(false),
             Err(WsUsageError::NotOpen) => Err(Error::invalid("the WebSocket is closing or closed")),
-            Err(WsUsageError::Failed) => Err(self.check().err().unwrap_or_else(|| Error::new(ErrorKind::Io, "WebSocket failed"))),
+            Err(WsUsageError::Failed) => {
+                Err(self.check().err().unwrap_or_else(|| Error::new(ErrorKind::Io, "WebSocket failed")))
+            }
             Err(e) => Err(Error::invalid(e.to_string()).with_source(e)),
         }
     }
@@ -186,11 +226,16 @@ fn ws_error(e: &WsError) -> Error {
         WsErrorKind::AbnormalClosure => {
             (ErrorKind::Io, "the WebSocket peer closed the connection without a Close frame (1006)".to_owned())
         }
-        WsErrorKind::TooLarge => (ErrorKind::TooLarge, format!("WebSocket message too large (closed with 1009): {}", e.detail())),
+        WsErrorKind::TooLarge => {
+            (ErrorKind::TooLarge, format!("WebSocket message too large (closed with 1009): {}", e.detail()))
+        }
         WsErrorKind::InvalidPayload => {
             (ErrorKind::Protocol, format!("invalid WebSocket payload from the peer (closed with 1007): {}", e.detail()))
         }
-        _ => (ErrorKind::Protocol, format!("WebSocket protocol violation by the peer (closed with 1002): {}", e.detail())),
+        _ => (
+            ErrorKind::Protocol,
+            format!("WebSocket protocol violation by the peer (closed with 1002): {}", e.detail()),
+        ),
     };
     Error::new(kind, message).with_source(e.clone())
 }
@@ -198,12 +243,11 @@ fn ws_error(e: &WsError) -> Error {
 /// A random `u64` from the OS (mask seeds, backoff jitter).
 pub(crate) fn random_u64() -> Result<u64> {
     let mut seed = [0u8; 8];
-    getrandom::getrandom(&mut seed)
-        .map_err(|e| Error::new(ErrorKind::Io, "the OS random generator failed").with_source(e))?;
+    fill_random(&mut seed)?;
     Ok(u64::from_le_bytes(seed))
 }
 
-/// True for the failures a reconnection may repair: the connection dropped, or the peer went silent.
-pub(crate) fn reconnectable(e: &Error) -> bool {
-    matches!(e.kind(), ErrorKind::Io | ErrorKind::Timeout(TimeoutPhase::Keepalive | TimeoutPhase::Write))
+/// Fills `buf` from the OS random generator (handshake keys).
+pub(crate) fn fill_random(buf: &mut [u8]) -> Result<()> {
+    getrandom::getrandom(buf).map_err(|e| Error::new(ErrorKind::Io, "the OS random generator failed").with_source(e))
 }

@@ -6,6 +6,36 @@
 //! [`WebSocket`](crate::WebSocket) (blocking): the same methods, parameters and return types, minus
 //! `.await`.
 //!
+//! ```no_run
+//! use reqivo::Message;
+//! # async fn demo() -> Result<(), reqivo::Error> {
+//! let session = reqivo::AsyncSession::builder().build()?;
+//! let mut ws = session.websocket("wss://example.com/chat").subprotocol("chat.v1").connect().await?;
+//! ws.send_json(&serde_json::json!({"join": "lobby"})).await?;
+//! while let Some(msg) = ws.recv().await? {
+//!     if let Message::Text(text) = msg {
+//!         println!("{text}");
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! Blocking:
+//!
+//! ```no_run
+//! use reqivo::Message;
+//! # fn main() -> Result<(), reqivo::Error> {
+//! let session = reqivo::Session::builder().build()?;
+//! let mut ws = session.websocket("wss://example.com/chat").subprotocol("chat.v1").connect()?;
+//! ws.send_json(&serde_json::json!({"join": "lobby"}))?;
+//! while let Some(msg) = ws.recv()? {
+//!     if let Message::Text(text) = msg {
+//!         println!("{text}");
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+//!
 //! ## Rules both drivers follow
 //!
 //! - **A normal close is not an error.** When the peer's Close arrives, `recv` returns
@@ -41,9 +71,9 @@ mod link;
 
 use bytes::Bytes;
 
+pub(crate) use builder::WsParams;
 pub use builder::{ReconnectPolicy, WebSocketBuilder};
-pub(crate) use builder::{Handshake, WsParams};
-pub(crate) use link::{random_u64, Link, Step};
+pub(crate) use link::{check_close, random_u64, Link, Outgoing, Step};
 pub use reqivo_proto::ws::close_code;
 
 /// A WebSocket message, as received by `recv` or given to `send`.
@@ -177,5 +207,47 @@ impl From<Bytes> for Message {
 impl From<Vec<u8>> for Message {
     fn from(data: Vec<u8>) -> Message {
         Message::Binary(data.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::link::{check_close, Outgoing};
+    use super::*;
+
+    #[test]
+    fn message_accessors_and_conversions() {
+        assert_eq!(Message::from("hi"), Message::text("hi"));
+        assert_eq!(Message::from(vec![1u8, 2]), Message::binary(vec![1u8, 2]));
+        assert_eq!(Message::close(4000, "bye").as_bytes(), b"bye");
+        assert_eq!(Message::Close(None).into_bytes(), Bytes::new());
+        assert!(Message::text("x").is_text() && Message::binary(vec![]).is_binary() && Message::Close(None).is_close());
+        assert_eq!(Message::Ping(Bytes::from_static(b"p")).as_text(), None);
+    }
+
+    #[cfg(feature = "json")]
+    #[test]
+    fn json_from_text_and_binary_only() {
+        let v: serde_json::Value = Message::binary(br#"[1,2]"#.to_vec()).json().unwrap();
+        assert_eq!(v, serde_json::json!([1, 2]));
+        assert!(Message::Pong(Bytes::new()).json::<serde_json::Value>().is_err());
+        assert!(Message::text("{").json::<serde_json::Value>().is_err());
+    }
+
+    #[test]
+    fn outgoing_borrows_and_close_defaults_to_1000() {
+        assert!(matches!(Message::Close(None).outgoing(), Outgoing::Close(1000, "")));
+        assert!(matches!(Message::close(4001, "x").outgoing(), Outgoing::Close(4001, "x")));
+        assert!(matches!(Message::text("t").outgoing(), Outgoing::Text("t")));
+    }
+
+    #[test]
+    fn close_codes_and_reasons_are_checked_before_sending() {
+        assert!(check_close(1000, "").is_ok());
+        assert!(check_close(4999, &"r".repeat(123)).is_ok());
+        for code in [0, 999, 1005, 1006, 1015, 2000, 5000] {
+            assert_eq!(check_close(code, "").unwrap_err().kind(), crate::ErrorKind::InvalidRequest, "{code}");
+        }
+        assert!(check_close(1000, &"r".repeat(124)).is_err());
     }
 }

@@ -14,6 +14,9 @@ pub mod python;
 pub mod raw;
 mod spec;
 pub mod tls;
+pub mod ws_client;
+pub mod ws_python;
+pub mod ws_tungstenite;
 
 use std::time::Duration;
 

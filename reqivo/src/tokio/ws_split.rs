@@ -1,0 +1,393 @@
+//! What the reader and the writer of one WebSocket share (async only: a blocking `WebSocket` is used by
+//! one thread and has no halves).
+//!
+//! Both halves (of `split()`, or the one `AsyncWebSocket`) share one `State` — the socket, the `Link`, the
+//! reconnection state — behind a `std::sync::Mutex` that is held only inside one `poll` (never across
+//! `.await`): every socket call under it is non-blocking, so the lock is held for one syscall at most. A
+//! half that cannot go on parks its waker in the `State`; the other half wakes it when it wrote bytes (a
+//! socket remembers one write waker only), failed the connection, or reconnected. Automatic Pongs and the
+//! close echo produced while reading are written by the reader (or by the writer, when it is writing).
+//!
+//! The socket is kept whole in the `State` rather than split with `tokio::io::split`: every read and write
+//! already happens under the `State` lock (the codec's buffers live there), so a second lock inside the
+//! socket would add nothing. Reconnection is done by the reader (it owns the reconnect future); a writer
+//! that finds the connection down drives the reader itself (`AsyncWebSocket`) or waits for the reader's
+//! task (split halves).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{ready, Context, Poll, Waker};
+use std::time::Instant;
+
+use reqivo_proto::backoff::Backoff;
+use reqivo_proto::deadline::Phase;
+use tokio::time::Sleep;
+
+use super::ws_link::{reconnect, Reconnecting, Wire};
+use crate::error::{Error, ErrorKind, Result};
+use crate::websocket::{check_close, Message, Outgoing, WsParams};
+
+/// Which half is polling.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    Reader,
+    Writer,
+}
+
+/// What the reader and the writer share.
+pub(crate) struct Shared {
+    state: Mutex<State>,
+    pub(crate) params: WsParams,
+}
+
+pub(crate) struct State {
+    pub(crate) wire: Wire,
+    /// `None` when reconnection is off, gave up, or is under way (the reconnect future holds it).
+    pub(crate) backoff: Option<Backoff>,
+    reconnecting: bool,
+    /// Why reconnection gave up.
+    pub(crate) gave_up: Option<(ErrorKind, String)>,
+    /// Bumped by each reconnection: a message queued on an older connection is sent again.
+    pub(crate) generation: u64,
+    reader_alive: bool,
+    reader_waker: Option<Waker>,
+    writer_waker: Option<Waker>,
+    /// Since when writing has made no progress (the write timeout runs from here).
+    pub(crate) stalled_since: Option<Instant>,
+}
+
+impl Shared {
+    pub(crate) fn new(wire: Wire, params: WsParams) -> Arc<Shared> {
+        let state = State {
+            wire,
+            backoff: params.backoff(),
+            reconnecting: false,
+            gave_up: None,
+            generation: 0,
+            reader_alive: true,
+            reader_waker: None,
+            writer_waker: None,
+            stalled_since: None,
+        };
+        Arc::new(Shared { state: Mutex::new(state), params })
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        // Every update of the state is complete before anything can panic; a poisoned lock is usable.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl State {
+    /// Writes out for `role`, keeping the other half's waker informed (the socket wakes only the last
+    /// task that found it full).
+    pub(crate) fn poll_write_out(&mut self, cx: &mut Context<'_>, role: Role) -> Poll<Result<()>> {
+        let mut progressed = false;
+        let result = self.wire.poll_write_out(cx, &mut progressed);
+        if progressed {
+            self.stalled_since = None;
+            self.wake(other(role));
+        }
+        match &result {
+            Poll::Pending => self.park(role, cx),
+            Poll::Ready(Err(_)) => self.wake(other(role)),
+            Poll::Ready(Ok(())) => {}
+        }
+        result
+    }
+
+    pub(crate) fn park(&mut self, role: Role, cx: &Context<'_>) {
+        let slot = match role {
+            Role::Reader => &mut self.reader_waker,
+            Role::Writer => &mut self.writer_waker,
+        };
+        match slot {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => *slot = Some(cx.waker().clone()),
+        }
+    }
+
+    pub(crate) fn wake(&mut self, role: Role) {
+        let slot = match role {
+            Role::Reader => &mut self.reader_waker,
+            Role::Writer => &mut self.writer_waker,
+        };
+        if let Some(w) = slot.take() {
+            w.wake();
+        }
+    }
+
+    /// True while a writer must wait for (or drive) a reconnection.
+    pub(crate) fn is_down(&self) -> bool {
+        self.reconnecting || (self.wire.link.is_down() && self.backoff.is_some())
+    }
+
+    pub(crate) fn reader_alive(&self) -> bool {
+        self.reader_alive
+    }
+
+    /// The error to report for a connection that failed for good.
+    pub(crate) fn failure(&self) -> Error {
+        match &self.gave_up {
+            Some((kind, message)) => Error::new(*kind, message.clone()),
+            None => self.wire.link.check().err().unwrap_or_else(|| Error::new(ErrorKind::Io, "WebSocket failed")),
+        }
+    }
+}
+
+fn other(role: Role) -> Role {
+    match role {
+        Role::Reader => Role::Writer,
+        Role::Writer => Role::Reader,
+    }
+}
+
+/// The reading half's private state.
+pub(crate) struct Reader {
+    pub(crate) shared: Arc<Shared>,
+    timer: Option<Pin<Box<Sleep>>>,
+    pub(crate) reconnecting: Option<Reconnecting>,
+    /// A Close from the peer, handed out once its echo is written.
+    pub(crate) deliver: Option<Message>,
+    /// The read deadline of the `recv` in progress.
+    pub(crate) until: Option<Instant>,
+    pub(crate) subprotocol: Option<String>,
+}
+
+impl Reader {
+    pub(crate) fn new(shared: Arc<Shared>) -> Reader {
+        let subprotocol = shared.lock().wire.link.subprotocol().map(str::to_owned);
+        Reader { shared, timer: None, reconnecting: None, deliver: None, until: None, subprotocol }
+    }
+
+    pub(crate) fn start_reconnect(&mut self, st: &mut State, cause: Error) {
+        if let Some(backoff) = st.backoff.take() {
+            st.reconnecting = true;
+            self.reconnecting = Some(Box::pin(reconnect(self.shared.clone(), backoff, cause)));
+        }
+    }
+
+    /// Drives a reconnection (starting one if the connection is down); `Ready(Ok)` when the connection is
+    /// usable again, the error when reconnection is off or gave up.
+    pub(crate) fn poll_reconnect(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        if self.reconnecting.is_none() {
+            let shared = self.shared.clone();
+            let mut st = shared.lock();
+            if !st.wire.link.is_down() {
+                return Poll::Ready(Ok(()));
+            }
+            if st.backoff.is_none() {
+                return Poll::Ready(Err(st.failure()));
+            }
+            let cause = st.failure();
+            self.start_reconnect(&mut st, cause);
+        }
+        let Some(fut) = self.reconnecting.as_mut() else { return Poll::Ready(Ok(())) };
+        let (backoff, result) = ready!(fut.as_mut().poll(cx));
+        self.reconnecting = None;
+        let mut st = self.shared.lock();
+        st.reconnecting = false;
+        st.wake(Role::Writer);
+        match result {
+            Ok(wire) => {
+                self.subprotocol = wire.link.subprotocol().map(str::to_owned);
+                st.wire = wire;
+                st.backoff = Some(backoff);
+                st.generation += 1;
+                st.stalled_since = None;
+                Poll::Ready(Ok(()))
+            }
+            Err(e) => {
+                st.gave_up = Some((e.kind(), e.to_string()));
+                Poll::Ready(Err(e))
+            }
+        }
+    }
+
+    /// Sleeps until `at` (`None`: forever); `Ready` once it passed.
+    pub(crate) fn poll_timer(&mut self, cx: &mut Context<'_>, at: Option<Instant>) -> Poll<()> {
+        poll_sleep(&mut self.timer, cx, at)
+    }
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        let mut st = self.shared.lock();
+        st.reader_alive = false;
+        if self.reconnecting.take().is_some() {
+            // Nobody will finish this reconnection: the connection stays down for good.
+            st.reconnecting = false;
+            st.gave_up.get_or_insert((ErrorKind::Io, "the WebSocket reader was dropped while reconnecting".into()));
+        }
+        st.wake(Role::Writer);
+    }
+}
+
+/// Polls a reusable sleep reset to `at`.
+pub(crate) fn poll_sleep(timer: &mut Option<Pin<Box<Sleep>>>, cx: &mut Context<'_>, at: Option<Instant>) -> Poll<()> {
+    let Some(at) = at else {
+        *timer = None;
+        return Poll::Pending;
+    };
+    let at = tokio::time::Instant::from_std(at);
+    match timer {
+        Some(sleep) if sleep.deadline() == at => {}
+        Some(sleep) => sleep.as_mut().reset(at),
+        None => *timer = Some(Box::pin(tokio::time::sleep_until(at))),
+    }
+    match timer {
+        Some(sleep) => sleep.as_mut().poll(cx),
+        None => Poll::Pending,
+    }
+}
+
+/// How one attempt to send ended.
+enum Sent {
+    Done,
+    /// The connection is down: reconnect (or wait for the reader to), then send again.
+    Down,
+}
+
+/// The writing half's private state.
+pub(crate) struct Writer {
+    pub(crate) shared: Arc<Shared>,
+    timer: Option<Pin<Box<Sleep>>>,
+    /// The `Sink`'s message in flight, with the generation it was queued on.
+    pending: Option<(Message, Option<u64>)>,
+    close_sent: bool,
+}
+
+impl Writer {
+    pub(crate) fn new(shared: Arc<Shared>) -> Writer {
+        Writer { shared, timer: None, pending: None, close_sent: false }
+    }
+
+    /// Queues `msg` once (`queued` remembers the connection generation it went on) and writes it out.
+    /// When the connection is down: with `reader`, drives the reconnection; without, waits for the reader
+    /// task to reconnect. Returns when the message is written to the socket.
+    pub(crate) fn poll_send(
+        &mut self,
+        cx: &mut Context<'_>,
+        msg: &Outgoing<'_>,
+        queued: &mut Option<u64>,
+        mut reader: Option<&mut Reader>,
+    ) -> Poll<Result<()>> {
+        loop {
+            match ready!(self.poll_send_once(cx, msg, queued))? {
+                Sent::Done => return Poll::Ready(Ok(())),
+                Sent::Down => match reader.as_deref_mut() {
+                    Some(r) => ready!(r.poll_reconnect(cx))?,
+                    None => {
+                        let mut st = self.shared.lock();
+                        if !st.is_down() {
+                            continue;
+                        }
+                        if !st.reader_alive() {
+                            return Poll::Ready(Err(st.failure()));
+                        }
+                        st.park(Role::Writer, cx);
+                        st.wake(Role::Reader);
+                        return Poll::Pending;
+                    }
+                },
+            }
+        }
+    }
+
+    fn poll_send_once(
+        &mut self,
+        cx: &mut Context<'_>,
+        msg: &Outgoing<'_>,
+        queued: &mut Option<u64>,
+    ) -> Poll<Result<Sent>> {
+        let shared = self.shared.clone();
+        let mut st = shared.lock();
+        loop {
+            if st.is_down() {
+                // Whatever was queued went with the old connection: the message goes again.
+                *queued = None;
+                return Poll::Ready(Ok(Sent::Down));
+            }
+            let written = match *queued {
+                Some(generation) if generation == st.generation => st.poll_write_out(cx, Role::Writer),
+                _ => match st.wire.link.queue(msg, Instant::now()) {
+                    Ok(true) => {
+                        *queued = Some(st.generation);
+                        continue;
+                    }
+                    Ok(false) => st.poll_write_out(cx, Role::Writer),
+                    Err(_) if st.is_down() => continue,
+                    Err(e) => return Poll::Ready(Err(if st.gave_up.is_some() { st.failure() } else { e })),
+                },
+            };
+            match written {
+                Poll::Ready(Ok(())) if queued.is_some() => {
+                    if let Some(b) = &mut st.backoff {
+                        b.reset();
+                    }
+                    return Poll::Ready(Ok(Sent::Done));
+                }
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => {
+                    st.wake(Role::Reader);
+                    if !st.is_down() {
+                        return Poll::Ready(Err(e));
+                    }
+                }
+                Poll::Pending => {
+                    // The write timeout: no progress at all for the session's read timeout.
+                    let now = Instant::now();
+                    let since = *st.stalled_since.get_or_insert(now);
+                    let Some(at) = shared.params.read_timeout.and_then(|t| since.checked_add(t)) else {
+                        return Poll::Pending;
+                    };
+                    if now >= at {
+                        let e = st.wire.link.fail(Error::timeout(Phase::Write), true);
+                        st.wake(Role::Reader);
+                        if !st.is_down() {
+                            return Poll::Ready(Err(e));
+                        }
+                    } else if poll_sleep(&mut self.timer, cx, Some(at)).is_pending() {
+                        return Poll::Pending;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Drives the `Sink`'s message in flight.
+    pub(crate) fn poll_pending(&mut self, cx: &mut Context<'_>, reader: Option<&mut Reader>) -> Poll<Result<()>> {
+        let Some((msg, mut queued)) = self.pending.take() else { return Poll::Ready(Ok(())) };
+        let result = self.poll_send(cx, &msg.outgoing(), &mut queued, reader);
+        if result.is_pending() {
+            self.pending = Some((msg, queued));
+        }
+        result
+    }
+
+    pub(crate) fn start(&mut self, msg: Message) -> Result<()> {
+        if let Message::Close(Some(frame)) = &msg {
+            check_close(frame.code, &frame.reason)?;
+        }
+        self.pending = Some((msg, None));
+        Ok(())
+    }
+
+    pub(crate) fn poll_flush_all(&mut self, cx: &mut Context<'_>, reader: Option<&mut Reader>) -> Poll<Result<()>> {
+        ready!(self.poll_pending(cx, reader))?;
+        self.shared.lock().poll_write_out(cx, Role::Writer)
+    }
+
+    pub(crate) fn poll_finish(&mut self, cx: &mut Context<'_>, mut reader: Option<&mut Reader>) -> Poll<Result<()>> {
+        ready!(self.poll_flush_all(cx, reader.as_deref_mut()))?;
+        if !self.close_sent {
+            self.close_sent = true;
+            if self.shared.lock().wire.link.is_closing() {
+                return Poll::Ready(Ok(()));
+            }
+            self.pending = Some((Message::close(1000, ""), None));
+        }
+        self.poll_pending(cx, reader)
+    }
+}
