@@ -68,6 +68,7 @@ async fn run_async(base: &str, agent: &str) -> Result<u32, Failed> {
             .max_message_size(LIMIT)
             .max_frame_size(LIMIT)
             .compression_threshold(0)
+            .no_context_takeover(true)
             .connect()
             .await?;
         loop {
@@ -95,8 +96,13 @@ fn run_sync(base: &str, agent: &str) -> Result<u32, Failed> {
     while ws.recv()?.is_some() {}
     for case in 1..=count {
         let url = format!("{base}/runCase?case={case}&agent={agent}");
-        let mut ws =
-            session.websocket(url).max_message_size(LIMIT).max_frame_size(LIMIT).compression_threshold(0).connect()?;
+        let mut ws = session
+            .websocket(url)
+            .max_message_size(LIMIT)
+            .max_frame_size(LIMIT)
+            .compression_threshold(0)
+            .no_context_takeover(true)
+            .connect()?;
         loop {
             let echoed = match ws.recv() {
                 Ok(Some(Message::Text(t))) => ws.send_text(&t),

@@ -419,7 +419,10 @@ impl WsConn {
         self.check_open()?;
         self.check_room(payload.len())?;
         let compressed = match &mut self.deflate {
-            Some(deflate) if payload.len() >= self.config.compression_threshold => deflate.compress(payload),
+            // A threshold of 0 means every message is compressed, even one that would not shrink.
+            Some(deflate) if payload.len() >= self.config.compression_threshold => {
+                deflate.compress(payload, self.config.compression_threshold == 0)
+            }
             _ => None,
         };
         let body = compressed.as_deref().unwrap_or(payload);

@@ -73,8 +73,9 @@ mod imp {
             })
         }
 
-        /// Compresses a message payload; `None` when it should be sent uncompressed.
-        pub(crate) fn compress(&mut self, payload: &[u8]) -> Option<Vec<u8>> {
+        /// Compresses a message payload; `None` when it should be sent uncompressed (it would not shrink
+        /// and nothing ties it to the next message). `always` compresses it anyway.
+        pub(crate) fn compress(&mut self, payload: &[u8], always: bool) -> Option<Vec<u8>> {
             let bits = self.params.client_max_window_bits;
             let fresh_per_message = self.params.client_no_context_takeover || bits < 15;
             let mut out = Vec::with_capacity(payload.len() / 2 + 64);
@@ -100,7 +101,7 @@ mod imp {
                 return None;
             }
             out.truncate(out.len() - TAIL.len());
-            if fresh_per_message && out.len() >= payload.len() {
+            if fresh_per_message && !always && out.len() >= payload.len() {
                 return None;
             }
             Some(out)
@@ -198,7 +199,7 @@ mod imp {
             for bits in [8u8, 9, 12, 14] {
                 let params = DeflateParams { client_max_window_bits: bits, ..DeflateParams::default() };
                 let mut pmd = PerMessageDeflate::new(params).unwrap();
-                let out = pmd.compress(&msg).expect("repetitive text shrinks");
+                let out = pmd.compress(&msg, false).expect("repetitive text shrinks");
                 let mut expected = Vec::new();
                 for piece in msg.chunks(1 << bits) {
                     let mut c = Compress::new(Compression::default(), false);
@@ -213,7 +214,7 @@ mod imp {
                 assert_eq!(out, expected, "bits {bits}");
                 assert_eq!(inflate_all(&out), msg);
                 // A second message is compressed the same way (no context carried over).
-                assert_eq!(pmd.compress(&msg).unwrap(), expected);
+                assert_eq!(pmd.compress(&msg, false).unwrap(), expected);
             }
         }
 
@@ -223,9 +224,9 @@ mod imp {
             let mut fresh =
                 PerMessageDeflate::new(DeflateParams { client_no_context_takeover: true, ..DeflateParams::default() })
                     .unwrap();
-            assert_eq!(fresh.compress(&noise), None);
+            assert_eq!(fresh.compress(&noise, false), None);
             let mut takeover = PerMessageDeflate::new(DeflateParams::default()).unwrap();
-            assert!(takeover.compress(&noise).is_some());
+            assert!(takeover.compress(&noise, false).is_some());
         }
 
         #[test]
@@ -256,7 +257,7 @@ mod imp {
         pub(crate) fn new(_params: DeflateParams) -> Option<Self> {
             None
         }
-        pub(crate) fn compress(&mut self, _payload: &[u8]) -> Option<Vec<u8>> {
+        pub(crate) fn compress(&mut self, _payload: &[u8], _always: bool) -> Option<Vec<u8>> {
             match *self {}
         }
         pub(crate) fn inflate(&mut self, _input: &[u8], _out: &mut Vec<u8>, _limit: usize) -> Result<(), InflateError> {

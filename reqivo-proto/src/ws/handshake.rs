@@ -11,6 +11,8 @@ use super::{DeflateParams, Negotiated, WsConfig};
 const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 /// The extension we offer, with the parameter that says we can limit our window.
 const DEFLATE_OFFER: &str = "permessage-deflate; client_max_window_bits";
+/// The same offer, promising that we compress every message on its own (RFC 7692 §7.1.1.2).
+const DEFLATE_OFFER_NO_TAKEOVER: &str = "permessage-deflate; client_max_window_bits; client_no_context_takeover";
 
 /// The handshake of one connection attempt: the request headers, and the check of the response.
 #[derive(Debug, Clone)]
@@ -19,6 +21,8 @@ pub struct ClientHandshake {
     accept: String,
     subprotocols: Vec<String>,
     offered_deflate: bool,
+    /// We offered `client_no_context_takeover`.
+    no_takeover: bool,
     headers: HeaderMap,
 }
 
@@ -43,9 +47,18 @@ impl ClientHandshake {
             headers.insert(SEC_WEBSOCKET_PROTOCOL, header_value(&config.subprotocols.join(", ")));
         }
         if offered_deflate {
-            headers.insert(SEC_WEBSOCKET_EXTENSIONS, HeaderValue::from_static(DEFLATE_OFFER));
+            let offer = if config.no_context_takeover { DEFLATE_OFFER_NO_TAKEOVER } else { DEFLATE_OFFER };
+            headers.insert(SEC_WEBSOCKET_EXTENSIONS, HeaderValue::from_static(offer));
         }
-        Ok(ClientHandshake { key, accept, subprotocols: config.subprotocols.clone(), offered_deflate, headers })
+        let no_takeover = config.no_context_takeover;
+        Ok(ClientHandshake {
+            key,
+            accept,
+            subprotocols: config.subprotocols.clone(),
+            offered_deflate,
+            no_takeover,
+            headers,
+        })
     }
 
     /// The headers to add to the `GET` request: `Upgrade`, `Connection`, `Sec-WebSocket-Key`,
@@ -114,7 +127,10 @@ impl ClientHandshake {
                 if deflate.is_some() {
                     return Err(HandshakeError::DuplicateExtension(ext.name));
                 }
-                deflate = Some(deflate_params(&ext.params)?);
+                let mut params = deflate_params(&ext.params)?;
+                // Our offer's hint is a promise, whatever the server's answer says.
+                params.client_no_context_takeover |= self.no_takeover;
+                deflate = Some(params);
             }
         }
         Ok(deflate)

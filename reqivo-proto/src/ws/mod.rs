@@ -126,8 +126,12 @@ pub struct WsConfig {
     /// feature nothing is offered, whatever this says.
     pub compression: bool,
     /// Messages shorter than this many bytes are sent uncompressed even when compression was negotiated.
-    /// Default 64.
+    /// 0 compresses every message, even one that would not shrink. Default 64.
     pub compression_threshold: usize,
+    /// Offer `client_no_context_takeover` with permessage-deflate: we promise to compress every message
+    /// on its own (less compression for streams of similar small messages, no compressor state kept
+    /// between messages), and servers that only use no-context-takeover accept our offer. Default false.
+    pub no_context_takeover: bool,
     /// Largest frame payload accepted from the peer (larger ⇒ close 1009); also the largest payload per
     /// frame we send (longer messages are fragmented). Default 16 MiB.
     pub max_frame_size: usize,
@@ -147,6 +151,7 @@ impl Default for WsConfig {
             subprotocols: Vec::new(),
             compression: cfg!(feature = "deflate"),
             compression_threshold: 64,
+            no_context_takeover: false,
             max_frame_size: 16 << 20,
             max_message_size: 64 << 20,
             max_send_buffer: 4 << 20,

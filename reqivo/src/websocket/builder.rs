@@ -145,6 +145,13 @@ impl<'s, S: Driver> WebSocketBuilder<'s, S> {
         self
     }
 
+    /// Offers permessage-deflate with `client_no_context_takeover`: every message is compressed on its
+    /// own (default false). Some servers accept compression only with this offer.
+    pub fn no_context_takeover(mut self, enabled: bool) -> Self {
+        self.config.no_context_takeover = enabled;
+        self
+    }
+
     /// Messages shorter than this are sent uncompressed (default 64 bytes).
     pub fn compression_threshold(mut self, bytes: usize) -> Self {
         self.config.compression_threshold = bytes;
