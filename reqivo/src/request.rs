@@ -94,6 +94,23 @@ impl IntoUrl for &String {
     }
 }
 
+/// Appends a header given in any convertible form; a bad name or a value with CR, LF or NUL is an
+/// `InvalidRequest` error (shared by the request and WebSocket builders).
+pub(crate) fn append_header<K, V>(headers: &mut HeaderMap, name: K, value: V) -> Result<()>
+where
+    K: TryInto<HeaderName>,
+    V: TryInto<HeaderValue>,
+{
+    match (name.try_into(), value.try_into()) {
+        (Ok(n), Ok(v)) => {
+            headers.append(n, v);
+            Ok(())
+        }
+        (Err(_), _) => Err(Error::invalid("invalid header name")),
+        (_, Err(_)) => Err(Error::invalid("invalid header value (CR, LF and NUL are not allowed)")),
+    }
+}
+
 /// A request body as given to the builder.
 pub(crate) enum RequestBody<St> {
     Empty,
@@ -179,13 +196,9 @@ impl<'s, S: Driver> RequestBuilder<'s, S> {
         K: TryInto<HeaderName>,
         V: TryInto<HeaderValue>,
     {
-        match (name.try_into(), value.try_into()) {
-            (Ok(n), Ok(v)) => {
-                self.headers.append(n, v);
-                self
-            }
-            (Err(_), _) => self.fail(Error::invalid("invalid header name")),
-            (_, Err(_)) => self.fail(Error::invalid("invalid header value (CR, LF and NUL are not allowed)")),
+        match append_header(&mut self.headers, name, value) {
+            Ok(()) => self,
+            Err(e) => self.fail(e),
         }
     }
 

@@ -14,7 +14,7 @@ use reqivo_proto::ws::{ClientHandshake, Negotiated, WsConfig, WsConn};
 use super::link::{fill_random, random_u64, Link};
 use super::Message;
 use crate::error::{Error, ErrorKind, Result};
-use crate::request::{Driver, UrlRef};
+use crate::request::{append_header, Driver, UrlRef};
 use crate::tls::Tls;
 
 type OnReconnect = Box<dyn FnMut() -> Vec<Message> + Send>;
@@ -122,13 +122,9 @@ impl<'s, S: Driver> WebSocketBuilder<'s, S> {
         K: TryInto<HeaderName>,
         V: TryInto<HeaderValue>,
     {
-        match (name.try_into(), value.try_into()) {
-            (Ok(n), Ok(v)) => {
-                self.headers.append(n, v);
-                self
-            }
-            (Err(_), _) => self.fail(Error::invalid("invalid header name")),
-            (_, Err(_)) => self.fail(Error::invalid("invalid header value (CR, LF and NUL are not allowed)")),
+        match append_header(&mut self.headers, name, value) {
+            Ok(()) => self,
+            Err(e) => self.fail(e),
         }
     }
 
