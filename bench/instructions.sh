@@ -32,7 +32,7 @@ ensure_pkg valgrind valgrind
 ensure_pkg perf linux-perf
 [ "$NO_BUILD" = 0 ] || export BENCH_NO_BUILD=1
 build_bench
-[ -n "$CLIENTS" ] || CLIENTS=$("$BIN" list clients | tr '\n' ' ')
+[ -n "$CLIENTS" ] || CLIENTS=$("$BIN" list clients seq13 | tr '\n' ' ')
 
 OWN_NGINX=0
 if [ -z "${PORT:-}" ]; then

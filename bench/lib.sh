@@ -3,12 +3,15 @@
 # - build_bench: builds reqivo-bench in release mode (skipped when BENCH_NO_BUILD=1 and it exists); sets BIN.
 # - start_nginx: a private nginx (1 worker, pinned to CPU 1) on 127.0.0.1:$PORT serving a temp dir;
 #   sets PORT, NGINX_WORKDIR, NGINX_MASTER, NGINX_WORKER. stop_nginx stops it by pid (call it from an EXIT trap).
+# - start_ws_server [LOG]: the WebSocket echo server (`reqivo-bench ws-server`, pinned to CPU 1) on 127.0.0.1;
+#   sets WS_PORT and WS_PID. stop_ws_server stops it by pid. Needs BIN (build_bench first).
 # - versions_line: crate versions from Cargo.lock.
 
 BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH_TARGET_DIR=${CARGO_TARGET_DIR:-$BENCH_ROOT/target}
 NGINX_MASTER=""
 NGINX_WORKDIR=""
+WS_PID=""
 APT_UPDATED=0
 
 ensure_pkg() {
@@ -153,6 +156,28 @@ stop_nginx() {
   fi
 }
 
+start_ws_server() {
+  local log=${1:-/dev/null}
+  ensure_pkg ss iproute2
+  WS_PORT=$(free_port)
+  taskset -c 1 "$BIN" ws-server --port "$WS_PORT" 2>>"$log" &
+  WS_PID=$!
+  for _ in $(seq 1 50); do
+    ss -Htln "sport = :$WS_PORT" 2>/dev/null | grep -q . && break
+    kill -0 "$WS_PID" 2>/dev/null || { echo "ws-server exited at start (see $log)" >&2; WS_PID=""; return 1; }
+    sleep 0.1
+  done
+  echo "WebSocket echo server (fastwebsockets) on 127.0.0.1:$WS_PORT, pid $WS_PID (CPU 1)" >&2
+}
+
+stop_ws_server() {
+  if [ -n "$WS_PID" ] && kill -0 "$WS_PID" 2>/dev/null; then
+    kill "$WS_PID" 2>/dev/null || true
+    wait "$WS_PID" 2>/dev/null || true
+  fi
+  WS_PID=""
+}
+
 # "name version" of a crate in Cargo.lock (the first one listed when several versions are locked).
 lock_version() {
   awk -v n="$1" '$1=="name" && $3=="\""n"\"" {getline; gsub(/"/,"",$3); print $3; exit}' "$BENCH_ROOT/Cargo.lock"
@@ -160,7 +185,7 @@ lock_version() {
 
 versions_line() {
   local out="" c
-  for c in tokio hyper hyper-util reqwest ureq http bytes httparse rustls; do
+  for c in tokio hyper hyper-util reqwest ureq http bytes httparse rustls tungstenite tokio-tungstenite fastwebsockets; do
     out="$out $c $(lock_version "$c"),"
   done
   echo "${out%,}"

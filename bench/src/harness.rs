@@ -23,6 +23,10 @@ pub const SLOW_LEN: usize = 2048;
 pub const UPLOAD_PIECE: usize = 16 * 1024;
 /// Requests held in flight at once for the memory probe.
 pub const IDLE_CONNS: usize = 1000;
+/// The WebSocket text message echoed by `ws-echo16`: 16 bytes.
+pub const TEXT16: &str = "0123456789abcdef";
+/// WebSockets held open at once for the WebSocket memory probe.
+pub const IDLE_WS: usize = 10_000;
 
 /// The 64 KiB upload body, the same static bytes for every client (no copy needed to hand it over).
 pub static UPLOAD: [u8; K64] = [b'u'; K64];
@@ -43,6 +47,12 @@ pub enum Scenario {
     Up64kChunked,
     /// Memory: 1,000 concurrent slow requests, then the connections idle in the pool.
     Idle1000,
+    /// WebSocket: sequential echo of a 16-byte text message, one connection.
+    WsEcho16,
+    /// WebSocket: sequential echo of 64 KiB binary messages, one connection.
+    WsBin64k,
+    /// WebSocket memory: 10,000 open WebSockets, each idle in a pending `recv` after one echo.
+    WsIdle10000,
 }
 
 /// How a request carries its body.
@@ -54,7 +64,7 @@ pub enum Upload {
 }
 
 impl Scenario {
-    pub const ALL: [Scenario; 7] = [
+    pub const ALL: [Scenario; 10] = [
         Scenario::Seq13,
         Scenario::Inflight64,
         Scenario::Dl1m,
@@ -62,6 +72,9 @@ impl Scenario {
         Scenario::Up64k,
         Scenario::Up64kChunked,
         Scenario::Idle1000,
+        Scenario::WsEcho16,
+        Scenario::WsBin64k,
+        Scenario::WsIdle10000,
     ];
 
     pub fn name(self) -> &'static str {
@@ -73,6 +86,9 @@ impl Scenario {
             Scenario::Up64k => "up64k",
             Scenario::Up64kChunked => "up64k-chunked",
             Scenario::Idle1000 => "idle1000",
+            Scenario::WsEcho16 => "ws-echo16",
+            Scenario::WsBin64k => "ws-bin64k",
+            Scenario::WsIdle10000 => "ws-idle10000",
         }
     }
 
@@ -80,11 +96,17 @@ impl Scenario {
         Scenario::ALL.into_iter().find(|sc| sc.name() == s)
     }
 
+    /// A WebSocket scenario (the echo server instead of nginx, the `ws-*` clients).
+    pub fn is_ws(self) -> bool {
+        matches!(self, Scenario::WsEcho16 | Scenario::WsBin64k | Scenario::WsIdle10000)
+    }
+
     /// Workers (threads or tasks), each with its own connection while it runs.
     pub fn concurrency(self) -> usize {
         match self {
             Scenario::Inflight64 => 64,
             Scenario::Idle1000 => IDLE_CONNS,
+            Scenario::WsIdle10000 => IDLE_WS,
             _ => 1,
         }
     }
@@ -96,6 +118,7 @@ impl Scenario {
             Scenario::Chunked64k => "/chunked64k",
             Scenario::Up64k | Scenario::Up64kChunked => "/upload",
             Scenario::Idle1000 => "/slow",
+            Scenario::WsEcho16 | Scenario::WsBin64k | Scenario::WsIdle10000 => "/echo",
         }
     }
 
@@ -114,6 +137,8 @@ impl Scenario {
             Scenario::Dl1m => M1,
             Scenario::Chunked64k => K64,
             Scenario::Idle1000 => SLOW_LEN,
+            Scenario::WsEcho16 | Scenario::WsIdle10000 => TEXT16.len(),
+            Scenario::WsBin64k => K64,
         }
     }
 
@@ -122,7 +147,7 @@ impl Scenario {
         matches!(self, Scenario::Dl1m | Scenario::Chunked64k)
     }
 
-    /// Payload bytes moved per operation (for s/GiB).
+    /// Payload bytes moved per operation (for s/GiB; a WebSocket echo counts its message once).
     pub fn payload(self) -> usize {
         match self {
             Scenario::Up64k | Scenario::Up64kChunked => K64,
@@ -137,14 +162,15 @@ pub struct Target {
     pub scenario: Scenario,
     /// `127.0.0.1:PORT`
     pub authority: String,
-    /// `http://127.0.0.1:PORT/path`
+    /// `http://127.0.0.1:PORT/path` (`ws://` for the WebSocket scenarios)
     pub url: String,
 }
 
 impl Target {
     pub fn new(port: u16, scenario: Scenario) -> Target {
         let authority = format!("127.0.0.1:{port}");
-        let url = format!("http://{authority}{}", scenario.path());
+        let scheme = if scenario.is_ws() { "ws" } else { "http" };
+        let url = format!("{scheme}://{authority}{}", scenario.path());
         Target { scenario, authority, url }
     }
 }
@@ -426,12 +452,12 @@ pub fn run_async<W: AsyncWorker>(opts: &Opts, make: impl Fn() -> W) -> Measured 
 // ---------------------------------------------------------------------------------------------------------
 // Memory per idle pooled connection
 
-struct Mem {
+pub struct Mem {
     rss_kib: u64,
     sockets: usize,
 }
 
-fn mem_now() -> Mem {
+pub fn mem_now() -> Mem {
     // Give freed memory back first, the same for every client, so that only what is held is counted.
     // SAFETY: plain glibc call without pointers.
     unsafe {
@@ -462,22 +488,24 @@ pub fn raise_nofile() {
     }
 }
 
-fn print_mem(opts: &Opts, before: &Mem, after: &Mem) {
+/// Prints the memory probe's JSON line: RSS growth divided by the sockets opened.
+pub fn print_mem(opts: &Opts, before: &Mem, after: &Mem) {
     let conns = after.sockets.saturating_sub(before.sockets);
     let delta = after.rss_kib.saturating_sub(before.rss_kib);
     let round = opts.round.map(|r| format!("\"round\":{r},")).unwrap_or_default();
     println!(
-        "{{{round}\"client\":\"{}\",\"scenario\":\"idle1000\",\"requests\":{},\"conns\":{conns},\"rss_before_kib\":{},\
+        "{{{round}\"client\":\"{}\",\"scenario\":\"{}\",\"requests\":{},\"conns\":{conns},\"rss_before_kib\":{},\
          \"rss_after_kib\":{},\"kib_per_conn\":{:.2}}}",
         opts.client,
-        IDLE_CONNS,
+        opts.scenario().name(),
+        opts.scenario().concurrency(),
         before.rss_kib,
         after.rss_kib,
         delta as f64 / conns.max(1) as f64
     );
 }
 
-const SETTLE: Duration = Duration::from_millis(300);
+pub const SETTLE: Duration = Duration::from_millis(300);
 
 /// One request (warm-up, baseline), then 1,000 concurrent slow requests on 1,000 threads, then idle.
 pub fn idle_sync<W: SyncWorker>(opts: &Opts, make: impl Fn() -> W + Sync) {

@@ -5,7 +5,8 @@
 //!              [--server-pid PID[,PID...]] [--round R]
 //! reqivo-bench report throughput|memory|instructions RESULTS.jsonl [META.json]
 //! reqivo-bench splice FILE SECTION          (the section's new text on stdin)
-//! reqivo-bench list clients|scenarios
+//! reqivo-bench list clients [SCENARIO] | scenarios
+//! reqivo-bench ws-server --port P            (the WebSocket echo server)
 //! ```
 //!
 //! A run prints one JSON line on stdout. Only 127.0.0.1 is ever contacted.
@@ -15,6 +16,8 @@ mod clients;
 mod floor;
 mod harness;
 mod report;
+mod ws;
+mod ws_server;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -37,16 +40,12 @@ pub const CLIENTS: [&str; 9] = [
     "ureq",
 ];
 
-/// Clients that wait for the WebSocket client (issue 4): they print "not yet".
-const WS_CLIENTS: [&str; 6] =
-    ["ws-raw", "ws-reqivo-async", "ws-reqivo-sync", "tungstenite", "tokio-tungstenite", "fastwebsockets"];
-const WS_SCENARIOS: [&str; 3] = ["ws-echo16", "ws-bin64k", "ws-idle10000"];
-
 const USAGE: &str = "usage: reqivo-bench CLIENT SCENARIO --port P [--duration-ms MS] [--warmup-ms MS] [--requests N] \
 [--server-pid PID[,PID...]] [--round R]
-       reqivo-bench report throughput|memory|instructions RESULTS.jsonl [META.json]
+       reqivo-bench report throughput|memory|instructions|websocket|ws-memory RESULTS.jsonl [META.json]
        reqivo-bench splice FILE SECTION   (new section text on stdin)
-       reqivo-bench list clients|scenarios";
+       reqivo-bench list clients [SCENARIO] | scenarios   (the clients that run SCENARIO, or all)
+       reqivo-bench ws-server --port P    (the WebSocket echo server)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -59,7 +58,14 @@ fn main() -> ExitCode {
         "splice" => return report::splice_main(&args[1..]),
         "list" => {
             match args.get(1).map(String::as_str) {
-                Some("clients") => CLIENTS.iter().for_each(|c| println!("{c}")),
+                Some("clients") => match args.get(2).map(|s| Scenario::parse(s)) {
+                    None => CLIENTS.iter().chain(&ws::CLIENTS).for_each(|c| println!("{c}")),
+                    Some(Some(sc)) => clients_of(sc).iter().for_each(|c| println!("{c}")),
+                    Some(None) => {
+                        eprintln!("unknown scenario {:?}\n{USAGE}", args[2]);
+                        return ExitCode::from(2);
+                    }
+                },
                 Some("scenarios") => Scenario::ALL.iter().for_each(|s| println!("{}", s.name())),
                 _ => {
                     eprintln!("{USAGE}");
@@ -68,6 +74,7 @@ fn main() -> ExitCode {
             }
             return ExitCode::SUCCESS;
         }
+        "ws-server" => return ws_server::main(&args[1..]),
         "-h" | "--help" => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -76,11 +83,7 @@ fn main() -> ExitCode {
     }
     let client = first.as_str();
     let scenario_name = args.get(1).map(String::as_str).unwrap_or("");
-    if WS_CLIENTS.contains(&client) || WS_SCENARIOS.contains(&scenario_name) {
-        eprintln!("not yet: {client} {scenario_name}: WebSocket benchmarks wait for the WebSocket client (issue 4)");
-        return ExitCode::from(3);
-    }
-    if !CLIENTS.contains(&client) {
+    if !CLIENTS.contains(&client) && !ws::CLIENTS.contains(&client) {
         eprintln!("unknown client {client:?}\n{USAGE}");
         return ExitCode::from(2);
     }
@@ -88,6 +91,10 @@ fn main() -> ExitCode {
         eprintln!("unknown scenario {scenario_name:?}\n{USAGE}");
         return ExitCode::from(2);
     };
+    if !clients_of(scenario).contains(&client) {
+        eprintln!("{client} does not run {scenario_name} (see `reqivo-bench list clients {scenario_name}`)");
+        return ExitCode::from(2);
+    }
     let opts = match parse_opts(client, scenario, &args[2..]) {
         Ok(o) => o,
         Err(e) => {
@@ -95,8 +102,24 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    run(&opts);
+    if scenario.is_ws() {
+        if let Err(e) = ws::run(&opts) {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    } else {
+        run(&opts);
+    }
     ExitCode::SUCCESS
+}
+
+/// The clients that run a scenario.
+fn clients_of(sc: Scenario) -> &'static [&'static str] {
+    match sc {
+        Scenario::WsIdle10000 => &ws::IDLE_CLIENTS,
+        sc if sc.is_ws() => &ws::CLIENTS,
+        _ => &CLIENTS,
+    }
 }
 
 fn parse_opts(client: &str, scenario: Scenario, rest: &[String]) -> Result<Opts, String> {

@@ -18,7 +18,7 @@ const THROUGHPUT_SCENARIOS: [&str; 6] = ["seq13", "inflight64", "dl1m", "chunked
 
 pub fn main(args: &[String]) -> ExitCode {
     let (Some(kind), Some(file)) = (args.first(), args.get(1)) else {
-        eprintln!("usage: reqivo-bench report throughput|memory|instructions RESULTS.jsonl");
+        eprintln!("usage: reqivo-bench report throughput|memory|instructions|websocket|ws-memory RESULTS.jsonl");
         return ExitCode::from(2);
     };
     let text = match std::fs::read_to_string(file) {
@@ -33,6 +33,8 @@ pub fn main(args: &[String]) -> ExitCode {
         "throughput" => throughput(&recs),
         "memory" => memory(&recs),
         "instructions" => instructions(&recs),
+        "websocket" => websocket(&recs),
+        "ws-memory" => ws_memory(&recs),
         other => {
             eprintln!("unknown report {other}");
             return ExitCode::from(2);
@@ -149,7 +151,7 @@ struct Runs<'a> {
 
 impl<'a> Runs<'a> {
     fn new(recs: &'a [Value], scenario: &str) -> Runs<'a> {
-        let metric = if scenario == "dl1m" { "cpu_s_per_gib" } else { "cpu_us_per_op" };
+        let metric = if matches!(scenario, "dl1m" | "ws-bin64k") { "cpu_s_per_gib" } else { "cpu_us_per_op" };
         let mut by_client: BTreeMap<&str, BTreeMap<u64, &Value>> = BTreeMap::new();
         let mut rounds = BTreeSet::new();
         for r in recs.iter().filter(|r| text(r, "scenario") == scenario) {
@@ -315,6 +317,104 @@ fn memory(recs: &[Value]) -> String {
     out
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// WebSocket
+
+const WS_FLOOR: &str = "ws-raw";
+const WS_PEER: &str = "tokio-tungstenite";
+/// Issue 3: reqivo's memory per idle WebSocket at most this fraction of tokio-tungstenite's.
+const WS_IDLE_TARGET: f64 = 1.0 / 8.0;
+
+fn ws_name(client: &str) -> String {
+    if client.contains("reqivo") {
+        format!("**{client}**")
+    } else {
+        client.to_string()
+    }
+}
+
+fn websocket(recs: &[Value]) -> String {
+    let mut out = String::new();
+    for (sc, title) in [
+        ("ws-echo16", "Sequential echo of a 16-byte text message, one connection (`ws-echo16`)"),
+        ("ws-bin64k", "Sequential echo of 64 KiB binary messages, one connection (`ws-bin64k`)"),
+    ] {
+        let runs = Runs::new(recs, sc);
+        if runs.by_client.is_empty() {
+            continue;
+        }
+        let unit = if runs.metric == "cpu_s_per_gib" { "CPU s/GiB" } else { "CPU µs/message" };
+        let _ = writeln!(out, "### {title}\n");
+        let _ = writeln!(
+            out,
+            "| client | {unit} | messages/s | CPU ÷ {WS_FLOOR} | CPU ÷ {WS_PEER} | messages/s ÷ {WS_FLOOR} | server busy | runs |"
+        );
+        let _ = writeln!(out, "|---|---|---|---|---|---|---|---|");
+        for client in crate::ws::CLIENTS {
+            let cpu = runs.values(client, runs.metric);
+            if cpu.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "| {} | failed (see the run log) | | | | | | 0/{} |",
+                    ws_name(client),
+                    runs.rounds.len()
+                );
+                continue;
+            }
+            let busy = match median(&runs.values(client, "server_busy")) {
+                Some(b) if b >= 0.9 => format!("{b:.2} (server-bound)"),
+                Some(b) => format!("{b:.2}"),
+                None => "—".into(),
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {busy} | {}/{} |",
+                ws_name(client),
+                med_range(&cpu),
+                med_range(&runs.values(client, "ops_per_s")),
+                fmt_ratio(runs.ratio(client, WS_FLOOR, runs.metric)),
+                fmt_ratio(runs.ratio(client, WS_PEER, runs.metric)),
+                fmt_ratio(runs.ratio(client, WS_FLOOR, "ops_per_s")),
+                cpu.len(),
+                runs.rounds.len(),
+            );
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn ws_memory(recs: &[Value]) -> String {
+    let runs = Runs::new(recs, "ws-idle10000");
+    let mut out = format!(
+        "| client | KiB RSS per idle WebSocket | connections opened | ÷ {WS_PEER} | runs |\n|---|---|---|---|---|\n"
+    );
+    for client in crate::ws::IDLE_CLIENTS {
+        let v = runs.values(client, "kib_per_conn");
+        if v.is_empty() {
+            let _ = writeln!(out, "| {} | failed (see the run log) | | | 0 |", ws_name(client));
+            continue;
+        }
+        let conns = median(&runs.values(client, "conns")).unwrap_or(0.0);
+        let _ = writeln!(
+            out,
+            "| {} | {} | {conns:.0} | {} | {} |",
+            ws_name(client),
+            med_range(&v),
+            fmt_ratio(runs.ratio(client, WS_PEER, "kib_per_conn")),
+            v.len()
+        );
+    }
+    if let Some(r) = runs.ratio("ws-reqivo-async", WS_PEER, "kib_per_conn") {
+        let ok = if r <= WS_IDLE_TARGET { "✅" } else { "❌" };
+        let _ = writeln!(
+            out,
+            "\nTarget (issue 3): ws-reqivo-async ÷ {WS_PEER} {ok} {r:.3} (≤ 1/8 = {WS_IDLE_TARGET:.3}), paired per round."
+        );
+    }
+    out
+}
+
 fn instructions(recs: &[Value]) -> String {
     let mut out = String::from(
         "| client | instructions/request | without memset/memcpy/memmove | ÷ raw | syscalls/request | context switches/request |\n\
@@ -398,5 +498,24 @@ mod tests {
         .collect();
         let runs = Runs::new(&recs, "seq13");
         assert_eq!(runs.ratio("ureq", "raw", "cpu_us_per_op"), Some(1.75));
+    }
+
+    #[test]
+    fn websocket_tables() {
+        let recs: Vec<Value> = [
+            r#"{"round":1,"client":"ws-raw","scenario":"ws-bin64k","cpu_s_per_gib":0.5,"ops_per_s":100}"#,
+            r#"{"round":1,"client":"tokio-tungstenite","scenario":"ws-bin64k","cpu_s_per_gib":1.0,"ops_per_s":50}"#,
+            r#"{"round":1,"client":"ws-reqivo-async","scenario":"ws-idle10000","kib_per_conn":10,"conns":10000}"#,
+            r#"{"round":1,"client":"tokio-tungstenite","scenario":"ws-idle10000","kib_per_conn":100,"conns":10000}"#,
+        ]
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+        let t = websocket(&recs);
+        assert!(t.contains("| tokio-tungstenite | 1.00 | 50.00 | 2.00 | 1.00 | 0.50 |"), "{t}");
+        assert!(t.contains("| **ws-reqivo-sync** | failed"), "{t}");
+        assert!(!t.contains("ws-echo16"), "{t}");
+        let m = ws_memory(&recs);
+        assert!(m.contains("✅ 0.100"), "{m}");
     }
 }
