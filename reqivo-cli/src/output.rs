@@ -20,7 +20,8 @@ pub struct Head<'a> {
     pub version: Version,
     pub status: StatusCode,
     pub reason: &'a [u8],
-    pub headers: &'a HeaderMap,
+    /// As received: wire order, the server's spelling.
+    pub headers: Vec<(&'a str, &'a [u8])>,
     pub url: &'a Uri,
 }
 
@@ -32,7 +33,7 @@ macro_rules! head_of {
             version: $resp.version(),
             status: $resp.status(),
             reason: $resp.reason(),
-            headers: $resp.headers(),
+            headers: $resp.raw_headers().collect(),
             url: $resp.url(),
         }
     };
@@ -168,8 +169,8 @@ fn write_head(out: &mut Vec<u8>, prefix: &[u8], head: &Head<'_>) {
         status.extend_from_slice(head.reason);
     }
     line(out, prefix, &status, None);
-    for (name, value) in head.headers {
-        line(out, prefix, name.as_str().as_bytes(), Some(value.as_bytes()));
+    for (name, value) in &head.headers {
+        line(out, prefix, name.as_bytes(), Some(value));
     }
 }
 
@@ -197,15 +198,12 @@ mod tests {
 
     #[test]
     fn head_shape() {
-        let mut headers = HeaderMap::new();
-        headers.append("content-type", "text/plain".parse().unwrap());
-        headers.append("x-a", "1".parse().unwrap());
+        let headers = vec![("Content-Type", &b"text/plain"[..]), ("X-A", b"1"), ("content-type", b"x")];
         let url: Uri = "http://h/".parse().unwrap();
-        let head =
-            Head { version: Version::HTTP_11, status: StatusCode::OK, reason: b"OK", headers: &headers, url: &url };
+        let head = Head { version: Version::HTTP_11, status: StatusCode::OK, reason: b"OK", headers, url: &url };
         let mut out = Vec::new();
         write_head(&mut out, b"< ", &head);
-        assert_eq!(out, b"< HTTP/1.1 200 OK\r\n< content-type: text/plain\r\n< x-a: 1\r\n");
+        assert_eq!(out, b"< HTTP/1.1 200 OK\r\n< Content-Type: text/plain\r\n< X-A: 1\r\n< content-type: x\r\n");
     }
 
     #[test]

@@ -42,7 +42,8 @@ fn include_prints_status_line_headers_blank_line_body() {
     let headers: Vec<&str> = lines.collect();
     assert_eq!(
         headers,
-        ["server: fixture", "date: Thu, 01 Jan 2026 00:00:00 GMT", "content-type: text/plain", "content-length: 11"]
+        // As received: the server's spelling and order.
+        ["Server: fixture", "Date: Thu, 01 Jan 2026 00:00:00 GMT", "Content-Type: text/plain", "Content-Length: 11"]
     );
 }
 
@@ -229,7 +230,7 @@ fn redirect_loop_exits_7() {
     let run = reqivo(&["-i", "--no-follow", &server.url("/loop")]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout_text().starts_with("HTTP/1.1 302 Found\r\n"));
-    assert!(run.stdout_text().contains("\r\nlocation: /loop\r\n"));
+    assert!(run.stdout_text().contains("\r\nLocation: /loop\r\n"));
 }
 
 #[test]
@@ -355,7 +356,7 @@ fn verbose_shows_what_was_sent_and_received() {
         .collect();
     assert_eq!(sent_lower, received_lower);
     assert!(run.stderr.contains("\r\n< HTTP/1.1 200 OK\r\n"), "{}", run.stderr);
-    assert!(run.stderr.contains("< content-type: text/plain\r\n"), "{}", run.stderr);
+    assert!(run.stderr.contains("< Content-Type: text/plain\r\n"), "{}", run.stderr);
     let timing = run.last_stderr_line();
     assert!(
         timing.starts_with("* timing: dns=") && timing.contains(" first_byte=") && timing.ends_with("reused=false")

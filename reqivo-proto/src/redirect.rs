@@ -10,7 +10,7 @@
 
 use std::fmt;
 
-use http::{HeaderValue, Method, StatusCode, Uri};
+use http::{Method, StatusCode, Uri};
 
 use crate::url::{resolve, Target};
 
@@ -88,7 +88,7 @@ impl Redirects {
         method: &Method,
         url: &Uri,
         status: StatusCode,
-        location: Option<&HeaderValue>,
+        location: Option<&[u8]>,
         body_replayable: bool,
     ) -> Result<Decision, RedirectError> {
         let (new_method, drop_body) = match status.as_u16() {
@@ -103,9 +103,11 @@ impl Redirects {
         if !drop_body && !body_replayable {
             return Ok(Decision::Deliver);
         }
-        let location = location
-            .to_str()
-            .map_err(|_| RedirectError::BadLocation(String::from_utf8_lossy(location.as_bytes()).into_owned()))?;
+        // Visible ASCII only: anything else must arrive percent-encoded (RFC 3986).
+        let location = std::str::from_utf8(location)
+            .ok()
+            .filter(|l| l.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b)))
+            .ok_or_else(|| RedirectError::BadLocation(String::from_utf8_lossy(location).into_owned()))?;
         let next = resolve(url, location).map_err(|_| RedirectError::BadLocation(location.to_owned()))?;
         let next_target = Target::from_uri(&next).map_err(|_| RedirectError::BadLocation(location.to_owned()))?;
         if self.followed >= self.max {
@@ -126,36 +128,31 @@ impl Redirects {
 mod tests {
     use super::*;
 
-    fn loc(s: &'static str) -> Option<HeaderValue> {
-        Some(HeaderValue::from_static(s))
+    fn loc(s: &'static str) -> Option<&'static [u8]> {
+        Some(s.as_bytes())
     }
 
     #[test]
     fn method_rules() {
         let url: Uri = "http://a/x".parse().unwrap();
         let mut r = Redirects::new(10, &Method::POST, &url);
-        let Decision::Follow(f) =
-            r.on_response(&Method::POST, &url, StatusCode::FOUND, loc("/y").as_ref(), true).unwrap()
+        let Decision::Follow(f) = r.on_response(&Method::POST, &url, StatusCode::FOUND, loc("/y"), true).unwrap()
         else {
             panic!()
         };
         assert_eq!((f.method, f.drop_body, f.cross_origin), (Method::GET, true, false));
         assert_eq!(f.url.to_string(), "http://a/y");
-        let Decision::Follow(f) = r
-            .on_response(&Method::PUT, &url, StatusCode::TEMPORARY_REDIRECT, loc("http://b/z").as_ref(), true)
-            .unwrap()
+        let Decision::Follow(f) =
+            r.on_response(&Method::PUT, &url, StatusCode::TEMPORARY_REDIRECT, loc("http://b/z"), true).unwrap()
         else {
             panic!()
         };
         assert_eq!((f.method, f.drop_body, f.cross_origin), (Method::PUT, false, true));
         assert_eq!(
-            r.on_response(&Method::PUT, &url, StatusCode::PERMANENT_REDIRECT, loc("/q").as_ref(), false).unwrap(),
+            r.on_response(&Method::PUT, &url, StatusCode::PERMANENT_REDIRECT, loc("/q"), false).unwrap(),
             Decision::Deliver
         );
-        assert_eq!(
-            r.on_response(&Method::GET, &url, StatusCode::OK, loc("/q").as_ref(), true).unwrap(),
-            Decision::Deliver
-        );
+        assert_eq!(r.on_response(&Method::GET, &url, StatusCode::OK, loc("/q"), true).unwrap(), Decision::Deliver);
         assert_eq!(r.on_response(&Method::GET, &url, StatusCode::FOUND, None, true).unwrap(), Decision::Deliver);
     }
 
@@ -164,25 +161,19 @@ mod tests {
         let a: Uri = "http://h/a".parse().unwrap();
         let b: Uri = "http://h/b".parse().unwrap();
         let mut r = Redirects::new(10, &Method::GET, &a);
+        assert!(matches!(r.on_response(&Method::GET, &a, StatusCode::FOUND, loc("/b"), true), Ok(Decision::Follow(_))));
         assert!(matches!(
-            r.on_response(&Method::GET, &a, StatusCode::FOUND, loc("/b").as_ref(), true),
-            Ok(Decision::Follow(_))
-        ));
-        assert!(matches!(
-            r.on_response(&Method::GET, &b, StatusCode::FOUND, loc("/a").as_ref(), true),
+            r.on_response(&Method::GET, &b, StatusCode::FOUND, loc("/a"), true),
             Err(RedirectError::Loop(_))
         ));
         let mut r = Redirects::new(1, &Method::GET, &a);
+        assert!(matches!(r.on_response(&Method::GET, &a, StatusCode::FOUND, loc("/b"), true), Ok(Decision::Follow(_))));
         assert!(matches!(
-            r.on_response(&Method::GET, &a, StatusCode::FOUND, loc("/b").as_ref(), true),
-            Ok(Decision::Follow(_))
-        ));
-        assert!(matches!(
-            r.on_response(&Method::GET, &b, StatusCode::FOUND, loc("/c").as_ref(), true),
+            r.on_response(&Method::GET, &b, StatusCode::FOUND, loc("/c"), true),
             Err(RedirectError::TooMany(1))
         ));
         assert!(matches!(
-            r.on_response(&Method::GET, &b, StatusCode::FOUND, loc("ftp://x/").as_ref(), true),
+            r.on_response(&Method::GET, &b, StatusCode::FOUND, loc("ftp://x/"), true),
             Err(RedirectError::BadLocation(_))
         ));
     }

@@ -4,9 +4,7 @@
 use std::net::SocketAddr;
 
 use bytes::Bytes;
-use http::header::{
-    HeaderMap, AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, PROXY_AUTHORIZATION,
-};
+use http::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, PROXY_AUTHORIZATION};
 use http::{Method, Uri};
 use reqivo_proto::h1::{BodyLength, RequestHead, ResponseHead};
 use reqivo_proto::redirect::{Follow, RedirectError};
@@ -94,19 +92,18 @@ pub(crate) fn response_meta(
     timings: Timings,
     gzip_enabled: bool,
 ) -> (Meta, bool) {
-    let mut headers: HeaderMap = head.headers;
-    let gzip = gzip_enabled
-        && headers.get(CONTENT_ENCODING).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"))
-        && headers.get_all(CONTENT_ENCODING).iter().count() == 1;
-    if gzip {
-        headers.remove(CONTENT_ENCODING);
-        headers.remove(CONTENT_LENGTH);
-    }
+    let fields = head.headers;
+    let gzip = gzip_enabled && {
+        let mut encodings = fields.get_all("content-encoding");
+        encodings.next().is_some_and(|v| v.eq_ignore_ascii_case(b"gzip")) && encodings.next().is_none()
+    };
     let meta = Meta {
         status: head.status,
         version: head.version,
         reason: head.reason,
-        headers,
+        fields,
+        decoded: gzip,
+        headers: Default::default(),
         url,
         remote_addr: Some(remote),
         timings,

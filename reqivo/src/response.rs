@@ -1,11 +1,13 @@
 //! The response head, shared by both drivers; the body type `B` is the driver's.
 
 use std::net::SocketAddr;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{HeaderMap, CONTENT_LENGTH, CONTENT_TYPE};
+use http::header::{HeaderMap, CONTENT_ENCODING, CONTENT_LENGTH};
 use http::{StatusCode, Uri, Version};
+use reqivo_proto::h1::HeaderFields;
 
 use crate::error::{Error, ErrorKind, Result};
 
@@ -50,7 +52,12 @@ pub(crate) struct Meta {
     pub status: StatusCode,
     pub version: Version,
     pub reason: Bytes,
-    pub headers: HeaderMap,
+    /// The fields as received; the header map is built from them on first use only.
+    pub fields: HeaderFields,
+    /// The body is decoded (gzip): its `Content-Encoding` and `Content-Length` describe bytes the reader
+    /// never sees, so the decoded views leave them out.
+    pub decoded: bool,
+    pub headers: OnceLock<HeaderMap>,
     pub url: Uri,
     pub remote_addr: Option<SocketAddr>,
     pub timings: Timings,
@@ -78,9 +85,40 @@ impl<B> Response<B> {
     }
 
     /// The headers, duplicates kept: names in the order they first appeared, the values of one name in
-    /// the order received (`http::HeaderMap` groups repeated names).
+    /// the order received (`http::HeaderMap` groups repeated names; [`raw_headers`](Self::raw_headers) keeps
+    /// the wire order). When the body is decoded (gzip), `Content-Encoding` and `Content-Length` are left
+    /// out. The map is built on the first call: a response nobody asks for headers costs none.
     pub fn headers(&self) -> &HeaderMap {
-        &self.meta.headers
+        self.meta.headers.get_or_init(|| {
+            let hidden: &[_] = if self.meta.decoded { &[CONTENT_ENCODING, CONTENT_LENGTH] } else { &[] };
+            self.meta.fields.to_header_map_without(hidden)
+        })
+    }
+
+    /// The first value of the header `name` (ASCII case-insensitive), without building a header map;
+    /// `None` when absent, not UTF-8, or hidden because the body is decoded (see [`headers`](Self::headers)).
+    ///
+    /// ```no_run
+    /// # async fn demo(session: reqivo::AsyncSession) -> Result<(), reqivo::Error> {
+    /// let resp = session.get("http://127.0.0.1:8080/").send().await?;
+    /// if let Some(kind) = resp.header("content-type") {
+    ///     println!("{kind}");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn header(&self, name: &str) -> Option<&str> {
+        if self.meta.decoded && is_hidden_when_decoded(name) {
+            return None;
+        }
+        std::str::from_utf8(self.meta.fields.get(name)?).ok()
+    }
+
+    /// Every header field exactly as received, in wire order: names as the server spelled them, repeats
+    /// where they came (`Set-Cookie` among others), values as bytes (obs-fold unfolded to one space).
+    /// Unlike [`headers`](Self::headers) nothing is left out, also when the body is decoded.
+    pub fn raw_headers(&self) -> impl ExactSizeIterator<Item = (&str, &[u8])> + '_ {
+        // Names are tokens (checked by the parser): always ASCII.
+        self.meta.fields.iter().map(|(name, value)| (std::str::from_utf8(name).unwrap_or_default(), value))
     }
 
     /// The URL that answered, after redirects.
@@ -95,7 +133,12 @@ impl<B> Response<B> {
 
     /// The `Content-Length` of the body, when the server sent one (and it was not decoded away).
     pub fn content_length(&self) -> Option<u64> {
-        self.meta.headers.get(CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
+        self.header("content-length")?.trim().parse().ok()
+    }
+
+    /// Decodes body bytes to text with the charset of this response's `Content-Type`.
+    pub(crate) fn decode_text(&self, bytes: &[u8]) -> String {
+        decode_text(bytes, self.meta.fields.get("content-type"))
     }
 
     /// Turns a 4xx or 5xx status into an error of kind [`ErrorKind::Status`].
@@ -132,6 +175,10 @@ impl<B: BodyTimings> Response<B> {
     }
 }
 
+fn is_hidden_when_decoded(name: &str) -> bool {
+    name.eq_ignore_ascii_case("content-encoding") || name.eq_ignore_ascii_case("content-length")
+}
+
 fn status_error(meta: &Meta) -> Option<Error> {
     let status = meta.status;
     (status.is_client_error() || status.is_server_error())
@@ -140,10 +187,9 @@ fn status_error(meta: &Meta) -> Option<Error> {
 
 /// Decodes body bytes to text with the charset of `Content-Type` (UTF-8 by default). UTF-8, US-ASCII and
 /// ISO-8859-1 are decoded exactly; invalid UTF-8 and unknown charsets decode as UTF-8 with U+FFFD.
-pub(crate) fn decode_text(bytes: &[u8], headers: &HeaderMap) -> String {
-    let charset = headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
+fn decode_text(bytes: &[u8], content_type: Option<&[u8]>) -> String {
+    let charset = content_type
+        .and_then(|v| std::str::from_utf8(v).ok())
         .and_then(|ct| {
             ct.split(';').skip(1).find_map(|param| {
                 let (name, value) = param.split_once('=')?;
@@ -165,15 +211,11 @@ pub(crate) fn decode_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
 
     #[test]
     fn charset_from_content_type() {
-        let mut h = HeaderMap::new();
-        assert_eq!(decode_text("héllo".as_bytes(), &h), "héllo");
-        h.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=ISO-8859-1"));
-        assert_eq!(decode_text(&[0x68, 0xe9], &h), "hé");
-        h.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=\"utf-8\""));
-        assert_eq!(decode_text(&[0x68, 0xff], &h), "h\u{fffd}");
+        assert_eq!(decode_text("héllo".as_bytes(), None), "héllo");
+        assert_eq!(decode_text(&[0x68, 0xe9], Some(b"text/plain; charset=ISO-8859-1")), "hé");
+        assert_eq!(decode_text(&[0x68, 0xff], Some(b"text/plain; charset=\"utf-8\"")), "h\u{fffd}");
     }
 }

@@ -556,6 +556,7 @@ parity!(gzip_decoded, |d| {
     assert_eq!(o.header("x-saw-accept-encoding"), Some("gzip"));
     assert_eq!(o.header("content-encoding"), None, "decoded away");
     assert_eq!(o.content_length, None, "the length of the encoded bytes is removed");
+    assert_eq!(o.raw("content-encoding"), [b"gzip"], "raw_headers shows what was received");
     let o = c.fetch(Req::get(server.url("/gzip")).read(ReadMode::Reader(100))).unwrap();
     assert_eq!(o.body_str(), GZIP_TEXT.repeat(GZIP_REPEAT));
     assert_eq!(server.conns(), 1);
@@ -653,6 +654,8 @@ parity!(trailers_and_repeated_headers, |d| {
     let o = c.fetch(Req::get(server.url("/cookies"))).unwrap();
     let cookies: Vec<_> = o.headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect();
     assert_eq!(cookies, ["a=1; Path=/", "b=2; Path=/"]);
+    assert_eq!(o.header("set-cookie"), Some("a=1; Path=/"));
+    assert_eq!(o.raw("set-cookie"), [&b"a=1; Path=/"[..], b"b=2; Path=/"]);
     assert_eq!(server.conns(), 1);
 });
 

@@ -5,10 +5,10 @@
 //! before the request body is complete (an error status, or the answer to `Expect: 100-continue`).
 
 use bytes::{Buf, BytesMut};
-use http::{header, StatusCode, Version};
+use http::{StatusCode, Version};
 
 use super::decode::{self, BodyDecoder, BodyEvent, Framing, HeadReader};
-use super::encode::{self, has_token, RequestInfo};
+use super::encode::{self, RequestInfo};
 use super::{BodyLength, CloseReason, Event, Limits, ProtoError, RequestHead, UsageError};
 
 /// Spare capacity [`ClientConn::recv_buf`] guarantees for the driver's next read.
@@ -384,9 +384,9 @@ impl ClientConn {
             self.send = Send::Abandoned;
             self.note_close(CloseReason::RequestBodyUnsent);
         }
-        if has_token(&head.headers, header::CONNECTION, "close") {
+        if head.headers.has_token("connection", "close") {
             self.note_close(CloseReason::ResponseClose);
-        } else if head.version == Version::HTTP_10 && !has_token(&head.headers, header::CONNECTION, "keep-alive") {
+        } else if head.version == Version::HTTP_10 && !head.headers.has_token("connection", "keep-alive") {
             self.note_close(CloseReason::Http10);
         }
         match framing {

@@ -7,9 +7,10 @@
 use std::ops::Range;
 
 use bytes::{Buf, Bytes, BytesMut};
-use http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode, Version};
+use http::{HeaderMap, StatusCode, Version};
 
 use super::encode::{is_field_byte, trim_ows, RequestInfo};
+use super::fields::{known, HeaderFields, Span, MAX_MAP_FIELDS};
 use super::{CloseReason, Limits, ProtoError, ProtoErrorKind, ResponseHead};
 
 /// Finds the blank line that ends a head or trailer section. It resumes where the last call stopped, so a
@@ -81,19 +82,18 @@ impl HeadReader {
     ) -> Result<Option<(ResponseHead, usize)>, ProtoError> {
         self.check_start(recv)?;
         let window = recv.len().min(budget);
-        let mut fields = Fields::new();
         // A head usually arrives whole in one read: parse it at once, without scanning for its blank line
         // first. The line scan is for heads that arrive in pieces: it resumes where it stopped, so a head
         // trickling in is not parsed again on every read. An error here is left to the scan below, so a
         // malformed head is reported the same way however its bytes were split.
         if self.scan.is_fresh() && window > 0 {
-            if let Ok(Some(parsed)) = parse_response(&recv[..window], limits.max_headers, &mut fields) {
-                return self.take_head(recv, parsed, &fields).map(Some);
+            if let Ok(Some(parsed)) = parse_response(&recv[..window], limits.max_headers) {
+                return Ok(Some(self.take_head(recv, parsed)));
             }
         }
         while let Some(end) = self.scan.next_blank_line(&recv[..window]) {
-            if let Some(parsed) = parse_response(&recv[..end], limits.max_headers, &mut fields)? {
-                return self.take_head(recv, parsed, &fields).map(Some);
+            if let Some(parsed) = parse_response(&recv[..end], limits.max_headers)? {
+                return Ok(Some(self.take_head(recv, parsed)));
             }
             self.scan.skip_to(end);
         }
@@ -108,16 +108,11 @@ impl HeadReader {
     }
 
     /// Splits the parsed head off the buffer and builds it; the reader is ready for the next head.
-    fn take_head(
-        &mut self,
-        recv: &mut BytesMut,
-        parsed: ParsedHead,
-        fields: &Fields,
-    ) -> Result<(ResponseHead, usize), ProtoError> {
+    fn take_head(&mut self, recv: &mut BytesMut, parsed: ParsedHead) -> (ResponseHead, usize) {
         let len = parsed.len;
         let bytes = recv.split_to(len).freeze();
         *self = HeadReader::default();
-        parsed.into_head(&bytes, fields).map(|head| (head, len))
+        (parsed.into_head(bytes), len)
     }
 
     /// Checks `HTTP/d.d SP` as soon as those bytes arrive, so a peer that does not speak HTTP/1.x is refused
@@ -147,77 +142,40 @@ impl HeadReader {
     }
 }
 
-/// Where one header field lies in the parsed bytes (start and end offsets of its name and its value).
-#[derive(Debug, Clone, Copy, Default)]
-struct Span {
-    name: (u32, u32),
-    value: (u32, u32),
-}
-
-/// Header fields held inline up to this many (no allocation for a typical head).
-const INLINE_FIELDS: usize = 32;
-
-/// The fields of one head or trailer section, in received order: inline first, the rest in `spill`.
-struct Fields {
-    inline: [Span; INLINE_FIELDS],
-    len: usize,
-    spill: Vec<Span>,
-}
-
-impl Fields {
-    fn new() -> Self {
-        Fields { inline: [Span::default(); INLINE_FIELDS], len: 0, spill: Vec::new() }
-    }
-
-    fn clear(&mut self) {
-        self.len = 0;
-        self.spill.clear();
-    }
-
-    fn push(&mut self, span: Span) {
-        match self.inline.get_mut(self.len) {
-            Some(slot) => *slot = span,
-            None => self.spill.push(span),
-        }
-        self.len += 1;
-    }
-
-    fn iter(&self) -> impl Iterator<Item = &Span> {
-        self.inline[..self.len.min(INLINE_FIELDS)].iter().chain(self.spill.iter())
-    }
-}
-
-/// A complete response head; the fields are in a [`Fields`] next to it.
+/// A complete response head: its length and where its parts lie.
 struct ParsedHead {
     len: usize,
     version: Version,
     status: StatusCode,
     reason: Range<usize>,
+    fields: Vec<Span>,
+    may_hold_folds: bool,
 }
 
 impl ParsedHead {
-    fn into_head(self, bytes: &Bytes, fields: &Fields) -> Result<ResponseHead, ProtoError> {
-        Ok(ResponseHead {
+    fn into_head(self, bytes: Bytes) -> ResponseHead {
+        let reason = bytes.slice(self.reason);
+        ResponseHead {
             version: self.version,
             status: self.status,
-            reason: bytes.slice(self.reason),
-            headers: build_map(bytes, fields)?,
-        })
+            reason,
+            headers: HeaderFields::new(bytes, self.fields, self.may_hold_folds),
+        }
     }
 }
 
 /// httparse over a buffer that holds a head, possibly followed by more bytes; `None` when the head is not
 /// complete. The field positions go to `fields`.
-fn parse_response(buf: &[u8], max_headers: usize, fields: &mut Fields) -> Result<Option<ParsedHead>, ProtoError> {
+fn parse_response(buf: &[u8], max_headers: usize) -> Result<Option<ParsedHead>, ProtoError> {
     // Most heads fit in a few dozen fields: try slots on the stack before sizing a heap array.
     let mut stack = [httparse::EMPTY_HEADER; STACK_SLOTS];
     let slots = header_slots(buf.len(), max_headers);
     if slots <= STACK_SLOTS {
-        return parse_response_in(buf, &mut stack[..slots], fields);
+        return parse_response_in(buf, &mut stack[..slots]);
     }
-    match parse_response_in(buf, &mut stack, fields) {
+    match parse_response_in(buf, &mut stack) {
         Err(e) if e.kind() == ProtoErrorKind::TooManyHeaders => {
-            parse_response_in(buf, &mut vec![httparse::EMPTY_HEADER; slots], fields)
+            parse_response_in(buf, &mut vec![httparse::EMPTY_HEADER; slots])
         }
         other => other,
     }
@@ -226,14 +184,23 @@ fn parse_response(buf: &[u8], max_headers: usize, fields: &mut Fields) -> Result
 /// Header slots tried on the stack first.
 const STACK_SLOTS: usize = 32;
 
-fn parse_response_in<'b>(
+/// Parses strictly first; only a head the strict parser refuses is parsed again with obs-fold allowed, so
+/// a head without folds (nearly all of them) is never searched for one.
+fn parse_response_in<'b>(buf: &'b [u8], slots: &mut [httparse::Header<'b>]) -> Result<Option<ParsedHead>, ProtoError> {
+    match parse_response_with(buf, slots, false) {
+        Err(_) => parse_response_with(buf, slots, true),
+        parsed => parsed,
+    }
+}
+
+fn parse_response_with<'b>(
     buf: &'b [u8],
     slots: &mut [httparse::Header<'b>],
-    fields: &mut Fields,
+    allow_folds: bool,
 ) -> Result<Option<ParsedHead>, ProtoError> {
     let mut response = httparse::Response::new(slots);
     let status = httparse::ParserConfig::default()
-        .allow_obsolete_multiline_headers_in_responses(true)
+        .allow_obsolete_multiline_headers_in_responses(allow_folds)
         .parse_response(&mut response, buf);
     let len = match status {
         Ok(httparse::Status::Complete(len)) => len,
@@ -249,8 +216,15 @@ fn parse_response_in<'b>(
         .code
         .and_then(|code| StatusCode::from_u16(code).ok())
         .ok_or_else(|| err(ProtoErrorKind::InvalidHead, "invalid status code"))?;
-    collect_fields(&buf[..len], response.headers, fields)?;
-    Ok(Some(ParsedHead { len, version, status, reason: reason_range(&buf[..len]) }))
+    let fields = collect_fields(&buf[..len], response.headers)?;
+    Ok(Some(ParsedHead {
+        len,
+        version,
+        status,
+        reason: reason_range(&buf[..len]),
+        fields,
+        may_hold_folds: allow_folds,
+    }))
 }
 
 /// Where the reason phrase lies. httparse hides a reason holding obs-text, but it is kept as sent.
@@ -262,14 +236,11 @@ fn reason_range(head: &[u8]) -> Range<usize> {
     (lead + 13).min(line_end)..line_end
 }
 
-/// A trailer section's length, `None` when the blank line found does not end it.
-fn parse_trailers(buf: &[u8], max_headers: usize, fields: &mut Fields) -> Result<Option<usize>, ProtoError> {
+/// A trailer section's length and fields, `None` when the blank line found does not end it.
+fn parse_trailers(buf: &[u8], max_headers: usize) -> Result<Option<(usize, Vec<Span>)>, ProtoError> {
     let mut slots = vec![httparse::EMPTY_HEADER; header_slots(buf.len(), max_headers)];
     match httparse::parse_headers(buf, &mut slots) {
-        Ok(httparse::Status::Complete((len, headers))) => {
-            collect_fields(&buf[..len], headers, fields)?;
-            Ok(Some(len))
-        }
+        Ok(httparse::Status::Complete((len, headers))) => Ok(Some((len, collect_fields(&buf[..len], headers)?))),
         Ok(httparse::Status::Partial) => Ok(None),
         Err(e) => Err(httparse_error(e)),
     }
@@ -288,8 +259,11 @@ fn httparse_error(e: httparse::Error) -> ProtoError {
     }
 }
 
-/// Records where each field httparse found lies in `buf` (the parsed section).
-fn collect_fields(buf: &[u8], headers: &[httparse::Header<'_>], fields: &mut Fields) -> Result<(), ProtoError> {
+/// Where each field httparse found lies in `buf` (the parsed section).
+fn collect_fields(buf: &[u8], headers: &[httparse::Header<'_>]) -> Result<Vec<Span>, ProtoError> {
+    if headers.len() > MAX_MAP_FIELDS {
+        return Err(err(ProtoErrorKind::TooManyHeaders, "more header fields than a header map holds"));
+    }
     let outside = || err(ProtoErrorKind::InvalidHead, "header field outside the head");
     // httparse hands out sub-slices of `buf`; their offsets let the map share the head's bytes.
     let base = buf.as_ptr() as usize;
@@ -305,78 +279,12 @@ fn collect_fields(buf: &[u8], headers: &[httparse::Header<'_>], fields: &mut Fie
         // A head larger than 4 GiB cannot be addressed (and no sane limit allows one).
         Ok((u32::try_from(start).map_err(|_| outside())?, u32::try_from(end).map_err(|_| outside())?))
     };
-    fields.clear();
+    let mut fields = Vec::with_capacity(headers.len());
     for h in headers {
-        fields.push(Span { name: span(h.name.as_bytes())?, value: span(h.value)? });
+        let name = h.name.as_bytes();
+        fields.push(Span { name: span(name)?, value: span(h.value)?, known: known::of(name) });
     }
-    Ok(())
-}
-
-/// Builds the header map in received order, duplicates kept, values sharing `bytes`.
-fn build_map(bytes: &Bytes, fields: &Fields) -> Result<HeaderMap, ProtoError> {
-    let too_many = |_| err(ProtoErrorKind::TooManyHeaders, "header map is full");
-    let range = |(start, end): (u32, u32)| start as usize..end as usize;
-    let mut map = HeaderMap::try_with_capacity(fields.len).map_err(too_many)?;
-    for field in fields.iter() {
-        let name = header_name(&bytes[range(field.name)])?;
-        let value = range(field.value);
-        // HeaderValue refuses CR and LF, so a folded value (RFC 9112 §5.2) fails here and is unfolded.
-        let value = match HeaderValue::from_maybe_shared(bytes.slice(value.clone())) {
-            Ok(v) => Ok(v),
-            Err(_) if bytes[value.clone()].contains(&b'\n') => HeaderValue::from_bytes(&unfold(&bytes[value])),
-            Err(e) => Err(e),
-        };
-        let value = value.map_err(|_| err(ProtoErrorKind::InvalidHead, "invalid header value"))?;
-        map.try_append(name, value).map_err(too_many)?;
-    }
-    Ok(map)
-}
-
-/// The field name, with the names servers send most often (in their usual spelling) matched directly
-/// rather than lower-cased and looked up.
-fn header_name(raw: &[u8]) -> Result<HeaderName, ProtoError> {
-    let known = match raw {
-        b"Date" => Some(header::DATE),
-        b"Server" => Some(header::SERVER),
-        b"Content-Type" => Some(header::CONTENT_TYPE),
-        b"Content-Length" => Some(header::CONTENT_LENGTH),
-        b"Connection" => Some(header::CONNECTION),
-        b"Last-Modified" => Some(header::LAST_MODIFIED),
-        b"ETag" => Some(header::ETAG),
-        b"Accept-Ranges" => Some(header::ACCEPT_RANGES),
-        b"Transfer-Encoding" => Some(header::TRANSFER_ENCODING),
-        b"Content-Encoding" => Some(header::CONTENT_ENCODING),
-        b"Cache-Control" => Some(header::CACHE_CONTROL),
-        b"Location" => Some(header::LOCATION),
-        b"Vary" => Some(header::VARY),
-        _ => None,
-    };
-    match known {
-        Some(name) => Ok(name),
-        None => HeaderName::from_bytes(raw).map_err(|_| err(ProtoErrorKind::InvalidHead, "invalid header name")),
-    }
-}
-
-/// RFC 9112 §5.2: each obs-fold (whitespace around a line break) becomes one SP.
-fn unfold(raw: &[u8]) -> Vec<u8> {
-    let is_ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
-    let mut out = Vec::with_capacity(raw.len());
-    let mut rest = raw;
-    while let Some(&b) = rest.first() {
-        if !is_ws(&b) {
-            out.push(b);
-            rest = &rest[1..];
-            continue;
-        }
-        let run = rest.iter().position(|b| !is_ws(b)).unwrap_or(rest.len());
-        if rest[..run].contains(&b'\n') {
-            out.push(b' ');
-        } else {
-            out.extend_from_slice(&rest[..run]);
-        }
-        rest = &rest[run..];
-    }
-    out
+    Ok(fields)
 }
 
 /// How a final response continues after its head (RFC 9112 §6.3).
@@ -399,7 +307,7 @@ pub(super) fn response_framing(head: &ResponseHead, req: &RequestInfo, limits: &
     }
     if let Some(chunked) = final_coding_is_chunked(&head.headers)? {
         // Transfer-Encoding wins over Content-Length, and the pair may be a smuggling attempt: close after.
-        let reason = if head.headers.contains_key(header::CONTENT_LENGTH) {
+        let reason = if head.headers.contains("content-length") {
             Some(CloseReason::TransferEncodingWithLength)
         } else if !chunked {
             Some(CloseReason::ReadToEof)
@@ -422,13 +330,13 @@ pub(super) fn response_framing(head: &ResponseHead, req: &RequestInfo, limits: &
 }
 
 /// `None` without Transfer-Encoding; otherwise whether the final coding is `chunked`.
-fn final_coding_is_chunked(headers: &HeaderMap) -> Result<Option<bool>, ProtoError> {
-    let mut values = headers.get_all(header::TRANSFER_ENCODING).iter().peekable();
+fn final_coding_is_chunked(headers: &HeaderFields) -> Result<Option<bool>, ProtoError> {
+    let mut values = headers.get_all("transfer-encoding").peekable();
     if values.peek().is_none() {
         return Ok(None);
     }
     // Empty list elements are allowed and ignored (RFC 9110 §5.6.1).
-    let last = values.flat_map(|v| v.as_bytes().split(|&b| b == b',')).map(trim_ows).filter(|c| !c.is_empty()).last();
+    let last = values.flat_map(|v| v.split(|&b| b == b',')).map(trim_ows).filter(|c| !c.is_empty()).last();
     match last {
         Some(coding) => Ok(Some(coding.eq_ignore_ascii_case(b"chunked"))),
         None => Err(err(ProtoErrorKind::InvalidTransferEncoding, "Transfer-Encoding without a coding")),
@@ -436,10 +344,10 @@ fn final_coding_is_chunked(headers: &HeaderMap) -> Result<Option<bool>, ProtoErr
 }
 
 /// The Content-Length, if any. Repeats are accepted only when every value is the same (RFC 9110 §8.6).
-fn content_length(headers: &HeaderMap) -> Result<Option<u64>, ProtoError> {
+fn content_length(headers: &HeaderFields) -> Result<Option<u64>, ProtoError> {
     let mut found = None;
-    for value in headers.get_all(header::CONTENT_LENGTH) {
-        for item in value.as_bytes().split(|&b| b == b',') {
+    for value in headers.get_all("content-length") {
+        for item in value.split(|&b| b == b',') {
             let len = parse_decimal(trim_ows(item))
                 .ok_or_else(|| err(ProtoErrorKind::InvalidContentLength, "not a decimal u64"))?;
             if found.is_some_and(|prev| prev != len) {
@@ -559,10 +467,11 @@ impl BodyDecoder {
                 }
                 Kind::Trailers(mut scan) => {
                     let window = recv.len().min(trailer_budget);
-                    let mut fields = Fields::new();
                     while let Some(end) = scan.next_blank_line(&recv[..window]) {
-                        if let Some(len) = parse_trailers(&recv[..end], limits.max_headers, &mut fields)? {
-                            let trailers = build_map(&recv.split_to(len).freeze(), &fields)?;
+                        if let Some((len, fields)) = parse_trailers(&recv[..end], limits.max_headers)? {
+                            // Trailers are rare and the caller wants a map: build it at once.
+                            let trailers =
+                                HeaderFields::new(recv.split_to(len).freeze(), fields, false).to_header_map();
                             self.kind = Kind::Finished;
                             if trailers.is_empty() {
                                 return Ok(Some(BodyEvent::End));

@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 
 use bytes::{BufMut, BytesMut};
-use http::{header, HeaderMap, Method};
+use http::{header, Method};
 
 use super::{BodyLength, RequestHead, UsageError};
 
@@ -97,7 +97,7 @@ pub(super) fn validate(head: &RequestHead<'_>, body: BodyLength) -> Result<Reque
         }
         check_field(name.as_str(), value.as_bytes())?;
         if name == header::CONNECTION {
-            close |= value_has_token(value, "close");
+            close |= value_has_token(value.as_bytes(), "close");
         } else if name == header::EXPECT {
             expect_continue |= value.as_bytes().eq_ignore_ascii_case(b"100-continue");
         }
@@ -179,14 +179,9 @@ pub(super) fn is_field_byte(b: u8) -> bool {
     b == b'\t' || (b' '..=b'~').contains(&b) || b >= 0x80
 }
 
-/// True when any value of `name` holds `token` as a comma-separated list element (case-insensitive).
-pub(super) fn has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
-    headers.get_all(name).iter().any(|value| value_has_token(value, token))
-}
-
 /// True when `value` holds `token` as a comma-separated list element (case-insensitive).
-fn value_has_token(value: &http::HeaderValue, token: &str) -> bool {
-    value.as_bytes().split(|&b| b == b',').any(|item| trim_ows(item).eq_ignore_ascii_case(token.as_bytes()))
+pub(super) fn value_has_token(value: &[u8], token: &str) -> bool {
+    value.split(|&b| b == b',').any(|item| trim_ows(item).eq_ignore_ascii_case(token.as_bytes()))
 }
 
 /// Strips optional whitespace (SP / HTAB) from both ends.

@@ -46,10 +46,12 @@ mod conn;
 mod decode;
 mod encode;
 mod error;
+mod fields;
 #[cfg(test)]
 mod tests;
 
 pub use conn::ClientConn;
+pub use fields::HeaderFields;
 
 /// Checks a request head the way [`ClientConn::send_request`] will, without a connection: lets a caller
 /// refuse an invalid request before it spends a DNS lookup and a connect on it.
@@ -117,8 +119,9 @@ pub struct ResponseHead {
     pub status: StatusCode,
     /// The reason phrase as sent (may be empty; obs-text kept as bytes).
     pub reason: Bytes,
-    /// Headers in the order received, duplicates kept, obs-fold unfolded to a single space.
-    pub headers: HeaderMap,
+    /// Header fields in the order received, duplicates kept, obs-fold unfolded to a single space
+    /// ([`HeaderFields::to_header_map`] gives an [`http::HeaderMap`]).
+    pub headers: HeaderFields,
 }
 
 /// What [`ClientConn::poll_event`] reports.

@@ -57,8 +57,13 @@ enum Ev {
 
 type Fields = Vec<(String, Vec<u8>)>;
 
-fn fields(map: &HeaderMap) -> Fields {
+fn map_fields(map: &HeaderMap) -> Fields {
     map.iter().map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec())).collect()
+}
+
+/// The fields as the header map a user gets sees them (every head goes through `to_header_map` here).
+fn fields(h: &HeaderFields) -> Fields {
+    map_fields(&h.to_header_map())
 }
 
 fn f(pairs: &[(&str, &str)]) -> Fields {
@@ -142,7 +147,7 @@ fn drain(conn: &mut ClientConn, out: &mut Outcome, eof: bool) -> bool {
                         }
                         (Ev::Data(d.to_vec()), false)
                     }
-                    Event::Trailers(t) => (Ev::Trailers(fields(&t)), false),
+                    Event::Trailers(t) => (Ev::Trailers(map_fields(&t)), false),
                     Event::End => (Ev::End, true),
                     Event::Upgraded { leftover } => (Ev::Upgraded(leftover.to_vec()), true),
                 };
@@ -743,9 +748,14 @@ fn headers_keep_order_and_duplicates() {
     let mut conn = connect(Limits::default(), &get());
     conn.recv_buf().extend_from_slice(bytes);
     let Ok(Some(Event::Head(head))) = conn.poll_event() else { panic!("head expected") };
-    let cookies: Vec<_> = head.headers.get_all("set-cookie").iter().map(|v| v.as_bytes().to_vec()).collect();
-    assert_eq!(cookies, [b"a=1".to_vec(), b"b=2".to_vec()]);
-    let names: Vec<_> = head.headers.keys().map(|k| k.as_str().to_owned()).collect();
+    let cookies: Vec<_> = head.headers.get_all("set-cookie").collect();
+    assert_eq!(cookies, [b"a=1", b"b=2"]);
+    assert_eq!(head.headers.get("SET-COOKIE"), Some(&b"a=1"[..]));
+    let wire: Vec<_> = head.headers.iter().map(|(n, v)| (n.to_vec(), v.to_vec())).collect();
+    let expected = [("Set-Cookie", "a=1"), ("X-A", "1"), ("Set-Cookie", "b=2"), ("Content-Length", "0")];
+    assert_eq!(wire, expected.map(|(n, v)| (n.as_bytes().to_vec(), v.as_bytes().to_vec())));
+    let map = head.headers.to_header_map();
+    let names: Vec<_> = map.keys().map(|k| k.as_str().to_owned()).collect();
     assert_eq!(names, ["set-cookie", "x-a", "content-length"]);
     check_default(&get(), bytes, false);
 }
@@ -1416,5 +1426,28 @@ fn hostile_bytes_never_panic_or_hang() {
         // However the bytes were split, the outcome is the same as fed whole.
         let whole = run_chunks(limits, &req, &[&bytes], true);
         assert_eq!(out.normalized(), whole.normalized(), "round {round}: {:?}", String::from_utf8_lossy(&bytes));
+    }
+}
+
+/// `HeaderFields::to_header_map` relies on the parser admitting only what `http` accepts: tried with every
+/// byte inside a name and inside a value. A field the parser takes must reach the map unchanged.
+#[test]
+fn every_parsed_field_reaches_the_header_map() {
+    for b in 0..=255u8 {
+        for (name, value) in [(vec![b'X', b, b'T'], b"v".to_vec()), (b"X-T".to_vec(), vec![b'a', b, b'b'])] {
+            let mut bytes = b"HTTP/1.1 200 OK\r\n".to_vec();
+            bytes.extend_from_slice(&name);
+            bytes.extend_from_slice(b": ");
+            bytes.extend_from_slice(&value);
+            bytes.extend_from_slice(b"\r\nContent-Length: 0\r\n\r\n");
+            let mut conn = connect(Limits::default(), &get());
+            conn.recv_buf().extend_from_slice(&bytes);
+            let Ok(Some(Event::Head(head))) = conn.poll_event() else { continue };
+            let map = head.headers.to_header_map();
+            assert_eq!(map.len(), head.headers.len(), "byte {b:#04x}: a field was dropped");
+            let (raw_name, raw_value) = head.headers.iter().next().unwrap();
+            let got = map.get(std::str::from_utf8(raw_name).unwrap()).expect("field in the map");
+            assert_eq!(got.as_bytes(), raw_value, "byte {b:#04x}");
+        }
     }
 }

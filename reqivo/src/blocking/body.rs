@@ -12,7 +12,7 @@ use crate::body::{drain_buffered, BodyDecoder, Step};
 use crate::error::Result;
 use crate::exchange::drain_more;
 use crate::pool::Pooled;
-use crate::response::{decode_text, BodyTimings, Response};
+use crate::response::{BodyTimings, Response};
 
 /// A response body being read from its connection. When the body ends, the connection goes back to the
 /// pool; when the body is dropped before its end, the connection is closed.
@@ -157,7 +157,7 @@ impl Response<Body> {
     /// The whole body as text, decoded with the charset of `Content-Type` (UTF-8 by default).
     pub fn text(mut self) -> Result<String> {
         let bytes = self.body.collect()?;
-        Ok(decode_text(&bytes, &self.meta.headers))
+        Ok(self.decode_text(&bytes))
     }
 
     /// The whole body parsed as JSON.

@@ -16,7 +16,7 @@ use crate::body::{drain_buffered, BodyDecoder, Step};
 use crate::error::{Error, Result};
 use crate::exchange::drain_more;
 use crate::pool::Pooled;
-use crate::response::{decode_text, BodyTimings, Response};
+use crate::response::{BodyTimings, Response};
 
 /// A response body being read from its connection. When the body ends, the connection goes back to the
 /// pool; when the body is dropped before its end, the connection is closed.
@@ -175,7 +175,7 @@ impl Response<AsyncBody> {
     /// The whole body as text, decoded with the charset of `Content-Type` (UTF-8 by default).
     pub async fn text(mut self) -> Result<String> {
         let bytes = self.body.collect().await?;
-        Ok(decode_text(&bytes, &self.meta.headers))
+        Ok(self.decode_text(&bytes))
     }
 
     /// The whole body parsed as JSON.

@@ -4,7 +4,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
-use http::header::LOCATION;
 use reqivo_proto::deadline::{Deadlines, Phase};
 use reqivo_proto::h1::{BodyLength, ClientConn, Event, RequestHead, ResponseHead};
 use reqivo_proto::pool::{PoolKey, PoolStats};
@@ -84,7 +83,7 @@ impl AsyncSession {
         loop {
             let (pooled, head, timings) = self.attempt(&mut req, &deadlines, start).await?;
             let decision = if config.follow_redirects {
-                let location = head.headers.get(LOCATION);
+                let location = head.headers.get("location");
                 redirects
                     .on_response(&req.method, &req.url, head.status, location, req.body.replayable())
                     .map_err(|e| redirect_error(e, &req.url))?

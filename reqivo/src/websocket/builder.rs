@@ -313,7 +313,7 @@ impl WsParams {
 
     /// Checks the server's answer (RFC 6455 §4.1, RFC 7692 §7.1).
     pub(crate) fn verify(&self, hs: &Handshake, head: &ResponseHead) -> Result<Negotiated> {
-        hs.check.verify(head.status, &head.headers).map_err(|e| {
+        hs.check.verify(head.status, &head.headers.to_header_map()).map_err(|e| {
             let message = match e {
                 reqivo_proto::ws::HandshakeError::Status(status) => {
                     format!("the server refused the WebSocket upgrade with status {status}")

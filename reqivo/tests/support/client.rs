@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use reqivo::{AsyncBody, AsyncSession, Body, PoolStats, Response, Session, StatusCode};
 
-use super::spec::{Opts, Outcome, ReadMode, Req, ReqBody};
+use super::spec::{Opts, Outcome, ReadMode, Req, ReqBody, DIRECT_LOOKUPS};
 use super::{pattern, rss_kib, Driver};
 
 /// A response kept open with its body unread.
@@ -230,6 +230,8 @@ macro_rules! head_outcome {
             version: $resp.version(),
             reason: $resp.reason().to_vec(),
             headers: $resp.headers().clone(),
+            raw_headers: $resp.raw_headers().map(|(n, v)| (n.to_owned(), v.to_vec())).collect(),
+            direct: DIRECT_LOOKUPS.iter().map(|n| $resp.header(n).map(str::to_owned)).collect(),
             url: $resp.url().to_string(),
             remote_addr: $resp.remote_addr(),
             content_length: $resp.content_length(),

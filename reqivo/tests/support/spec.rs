@@ -233,6 +233,10 @@ impl Req {
     }
 }
 
+/// Header names whose `Response::header` lookup every outcome records.
+pub const DIRECT_LOOKUPS: [&str; 5] =
+    ["content-type", "content-encoding", "content-length", "set-cookie", "x-saw-accept-encoding"];
+
 /// What a request gave, read the same way on both drivers.
 #[derive(Debug)]
 pub struct Outcome {
@@ -240,6 +244,10 @@ pub struct Outcome {
     pub version: Version,
     pub reason: Vec<u8>,
     pub headers: HeaderMap,
+    /// `raw_headers()`: wire order and spelling.
+    pub raw_headers: Vec<(String, Vec<u8>)>,
+    /// `header(name)` for each of [`DIRECT_LOOKUPS`], taken without the header map.
+    pub direct: Vec<Option<String>>,
     pub url: String,
     pub remote_addr: Option<SocketAddr>,
     pub content_length: Option<u64>,
@@ -279,7 +287,18 @@ impl Outcome {
         }
     }
 
+    /// The first value from `headers()`; for the names of [`DIRECT_LOOKUPS`] also checks that
+    /// `Response::header` (which reads the raw fields) agrees.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
+        let from_map = self.headers.get(name).and_then(|v| v.to_str().ok());
+        if let Some(i) = DIRECT_LOOKUPS.iter().position(|n| n.eq_ignore_ascii_case(name)) {
+            assert_eq!(self.direct[i].as_deref(), from_map, "header({name}) disagrees with headers()");
+        }
+        from_map
+    }
+
+    /// The fields named `name` as received, in wire order.
+    pub fn raw(&self, name: &str) -> Vec<&[u8]> {
+        self.raw_headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| &v[..]).collect()
     }
 }
