@@ -58,7 +58,13 @@ impl Deadlines {
     /// How long the next wait may last at `now`, given the phase limit `phase_limit`; `None` means
     /// unbounded. A zero duration means the wait has already expired ([`Deadlines::expired`]).
     pub fn next(&self, now: Instant, phase_limit: Option<Duration>) -> Option<(Duration, Bound)> {
-        let total = self.total.map(|t| t.saturating_duration_since(now));
+        self.next_with(|| now, phase_limit)
+    }
+
+    /// [`Deadlines::next`], asking `now` for the time only when there is a total deadline: without one the
+    /// answer does not depend on the time, and a driver need not read the clock on every socket operation.
+    pub fn next_with(&self, now: impl FnOnce() -> Instant, phase_limit: Option<Duration>) -> Option<(Duration, Bound)> {
+        let total = self.total.map(|t| t.saturating_duration_since(now()));
         match (total, phase_limit) {
             (None, None) => None,
             (Some(t), None) => Some((t, Bound::Total)),
@@ -70,7 +76,12 @@ impl Deadlines {
 
     /// True when the total deadline has passed at `now`.
     pub fn expired(&self, now: Instant) -> bool {
-        self.total.is_some_and(|t| now >= t)
+        self.expired_with(|| now)
+    }
+
+    /// [`Deadlines::expired`], asking `now` for the time only when there is a total deadline.
+    pub fn expired_with(&self, now: impl FnOnce() -> Instant) -> bool {
+        self.total.is_some_and(|t| now() >= t)
     }
 }
 

@@ -1,6 +1,8 @@
 //! Turning response events into body chunks, shared by both drivers: content decoding (gzip), trailers,
 //! and the size limit on decoded bytes.
 
+use std::collections::VecDeque;
+
 use bytes::Bytes;
 use http::HeaderMap;
 use reqivo_proto::h1::Event;
@@ -142,17 +144,48 @@ mod gzip {
 pub(crate) fn drain_buffered(
     proto: &mut reqivo_proto::h1::ClientConn,
     decoder: &mut BodyDecoder,
-    pending: &mut std::collections::VecDeque<Bytes>,
+    pending: &mut Pending,
 ) -> Result<bool> {
     while let Some(event) = proto.poll_event()? {
         match decoder.on_event(event)? {
             Step::Chunk(b) => pending.push_back(b),
             Step::Continue => {}
             Step::End(tail) => {
-                pending.extend(tail);
+                if let Some(tail) = tail {
+                    pending.push_back(tail);
+                }
                 return Ok(true);
             }
         }
     }
     Ok(false)
+}
+
+/// Body pieces decoded but not yet handed out. Most bodies decode to one piece while the head is read, so
+/// the first piece waits in place and the queue allocates only for the rest.
+#[derive(Debug, Default)]
+pub(crate) struct Pending {
+    first: Option<Bytes>,
+    rest: VecDeque<Bytes>,
+}
+
+impl Pending {
+    pub(crate) fn push_back(&mut self, piece: Bytes) {
+        if self.first.is_none() && self.rest.is_empty() {
+            self.first = Some(piece);
+        } else {
+            self.rest.push_back(piece);
+        }
+    }
+
+    /// Puts back the unread part of a piece, ahead of everything else.
+    pub(crate) fn push_front(&mut self, piece: Bytes) {
+        if let Some(first) = self.first.replace(piece) {
+            self.rest.push_front(first);
+        }
+    }
+
+    pub(crate) fn pop_front(&mut self) -> Option<Bytes> {
+        self.first.take().or_else(|| self.rest.pop_front())
+    }
 }

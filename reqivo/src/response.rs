@@ -15,7 +15,7 @@ use crate::error::{Error, ErrorKind, Result};
 /// TLS on plain HTTP) are `None`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Timings {
-    /// Waiting for a free connection in the pool.
+    /// Waiting for a free connection in the pool (zero when one was free at once).
     pub pool_wait: Option<Duration>,
     /// Resolving the host name.
     pub dns: Option<Duration>,
@@ -25,7 +25,8 @@ pub struct Timings {
     pub tls: Option<Duration>,
     /// From the start of the request to the first byte of the final response.
     pub first_byte: Duration,
-    /// Reading the body, from the head to the end; `None` until the body has been read to its end.
+    /// Reading the body, from the head to the end; zero when the whole body arrived with the head, `None`
+    /// until the body has been read to its end.
     pub body: Option<Duration>,
     /// True when the request went out on a pooled connection.
     pub reused_connection: bool,

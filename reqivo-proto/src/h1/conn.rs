@@ -9,6 +9,7 @@ use http::{StatusCode, Version};
 
 use super::decode::{self, BodyDecoder, BodyEvent, Framing, HeadReader};
 use super::encode::{self, RequestInfo};
+use super::fields::known;
 use super::{BodyLength, CloseReason, Event, Limits, ProtoError, RequestHead, UsageError};
 
 /// Spare capacity [`ClientConn::recv_buf`] guarantees for the driver's next read.
@@ -384,9 +385,9 @@ impl ClientConn {
             self.send = Send::Abandoned;
             self.note_close(CloseReason::RequestBodyUnsent);
         }
-        if head.headers.has_token("connection", "close") {
+        if head.headers.known_has_token(known::CONNECTION, "close") {
             self.note_close(CloseReason::ResponseClose);
-        } else if head.version == Version::HTTP_10 && !head.headers.has_token("connection", "keep-alive") {
+        } else if head.version == Version::HTTP_10 && !head.headers.known_has_token(known::CONNECTION, "keep-alive") {
             self.note_close(CloseReason::Http10);
         }
         match framing {

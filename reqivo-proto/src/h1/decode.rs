@@ -307,7 +307,7 @@ pub(super) fn response_framing(head: &ResponseHead, req: &RequestInfo, limits: &
     }
     if let Some(chunked) = final_coding_is_chunked(&head.headers)? {
         // Transfer-Encoding wins over Content-Length, and the pair may be a smuggling attempt: close after.
-        let reason = if head.headers.contains("content-length") {
+        let reason = if head.headers.known_values(known::CONTENT_LENGTH).next().is_some() {
             Some(CloseReason::TransferEncodingWithLength)
         } else if !chunked {
             Some(CloseReason::ReadToEof)
@@ -331,7 +331,7 @@ pub(super) fn response_framing(head: &ResponseHead, req: &RequestInfo, limits: &
 
 /// `None` without Transfer-Encoding; otherwise whether the final coding is `chunked`.
 fn final_coding_is_chunked(headers: &HeaderFields) -> Result<Option<bool>, ProtoError> {
-    let mut values = headers.get_all("transfer-encoding").peekable();
+    let mut values = headers.known_values(known::TRANSFER_ENCODING).peekable();
     if values.peek().is_none() {
         return Ok(None);
     }
@@ -346,7 +346,7 @@ fn final_coding_is_chunked(headers: &HeaderFields) -> Result<Option<bool>, Proto
 /// The Content-Length, if any. Repeats are accepted only when every value is the same (RFC 9110 §8.6).
 fn content_length(headers: &HeaderFields) -> Result<Option<u64>, ProtoError> {
     let mut found = None;
-    for value in headers.get_all("content-length") {
+    for value in headers.known_values(known::CONTENT_LENGTH) {
         for item in value.split(|&b| b == b',') {
             let len = parse_decimal(trim_ows(item))
                 .ok_or_else(|| err(ProtoErrorKind::InvalidContentLength, "not a decimal u64"))?;

@@ -27,17 +27,18 @@ pub(super) mod known {
     pub const CONTENT_ENCODING: u8 = 8;
     pub const LOCATION: u8 = 16;
 
-    /// The bit of `name` (any case), 0 for other names.
+    /// The bit of `name` (any case), 0 for other names. The spellings servers and callers use (lower case,
+    /// and each word capitalised) are compared whole before the byte-by-byte case-insensitive compare.
     pub fn of(name: &[u8]) -> u8 {
-        let (bit, spelled): (u8, &[u8]) = match name.len() {
-            14 => (CONTENT_LENGTH, b"content-length"),
-            17 => (TRANSFER_ENCODING, b"transfer-encoding"),
-            10 => (CONNECTION, b"connection"),
-            16 => (CONTENT_ENCODING, b"content-encoding"),
-            8 => (LOCATION, b"location"),
+        let (bit, lower, title): (u8, &[u8], &[u8]) = match name.len() {
+            14 => (CONTENT_LENGTH, b"content-length", b"Content-Length"),
+            17 => (TRANSFER_ENCODING, b"transfer-encoding", b"Transfer-Encoding"),
+            10 => (CONNECTION, b"connection", b"Connection"),
+            16 => (CONTENT_ENCODING, b"content-encoding", b"Content-Encoding"),
+            8 => (LOCATION, b"location", b"Location"),
             _ => return 0,
         };
-        if name.eq_ignore_ascii_case(spelled) {
+        if name == lower || name == title || name.eq_ignore_ascii_case(lower) {
             bit
         } else {
             0
@@ -128,6 +129,12 @@ impl HeaderFields {
             .map(|s| &self.bytes[range(s.value)])
     }
 
+    /// The values of the fields with one of the [`known`] names, by its bit.
+    pub(super) fn known_values(&self, bit: u8) -> impl Iterator<Item = &[u8]> + '_ {
+        let spans = if self.present & bit == 0 { &[][..] } else { &self.spans[..] };
+        spans.iter().filter(move |s| s.known == bit).map(|s| &self.bytes[range(s.value)])
+    }
+
     /// Whether a field named `name` is present.
     pub fn contains(&self, name: &str) -> bool {
         self.get(name).is_some()
@@ -136,6 +143,11 @@ impl HeaderFields {
     /// True when any value of `name` holds `token` as a comma-separated list element (case-insensitive).
     pub fn has_token(&self, name: &str, token: &str) -> bool {
         self.get_all(name).any(|value| value_has_token(value, token))
+    }
+
+    /// [`has_token`](Self::has_token) for one of the [`known`] names.
+    pub(super) fn known_has_token(&self, bit: u8, token: &str) -> bool {
+        self.known_values(bit).any(|value| value_has_token(value, token))
     }
 
     /// The fields as an [`http::HeaderMap`]: names lower-cased, the values of one name kept together in

@@ -1,6 +1,5 @@
 //! `Body`: the blocking response body (`io::Read` and `chunk()`). Mirrors `tokio/body.rs`.
 
-use std::collections::VecDeque;
 use std::io::{self, Read};
 use std::time::{Duration, Instant};
 
@@ -8,7 +7,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use http::HeaderMap;
 
 use super::pump::{Conn, Wait};
-use crate::body::{drain_buffered, BodyDecoder, Step};
+use crate::body::{drain_buffered, BodyDecoder, Pending, Step};
 use crate::error::Result;
 use crate::exchange::drain_more;
 use crate::pool::Pooled;
@@ -19,31 +18,38 @@ use crate::response::{BodyTimings, Response};
 pub struct Body {
     conn: Option<Pooled<Box<Conn>>>,
     decoder: BodyDecoder,
-    pending: VecDeque<Bytes>,
+    pending: Pending,
     wait: Wait,
     started: Instant,
     elapsed: Option<Duration>,
 }
 
 impl Body {
-    pub(crate) fn new(pooled: Pooled<Box<Conn>>, wait: Wait, gzip: bool, limit: Option<u64>) -> Result<Body> {
+    pub(crate) fn new(
+        pooled: Pooled<Box<Conn>>,
+        wait: Wait,
+        gzip: bool,
+        limit: Option<u64>,
+        head_at: Instant,
+    ) -> Result<Body> {
         let mut body = Body {
             conn: Some(pooled),
             decoder: BodyDecoder::new(gzip, limit),
-            pending: VecDeque::new(),
+            pending: Pending::default(),
             wait,
-            started: Instant::now(),
+            started: head_at,
             elapsed: None,
         };
-        body.drain()?;
+        body.drain(false)?;
         Ok(body)
     }
 
-    /// Decodes what is already buffered; returns the connection to the pool if the body ended.
-    fn drain(&mut self) -> Result<()> {
+    /// Decodes what is already buffered; returns the connection to the pool if the body ended. `read` says
+    /// whether body bytes were read since the head (if not, the body took no time of its own).
+    fn drain(&mut self, read: bool) -> Result<()> {
         let Some(pooled) = &mut self.conn else { return Ok(()) };
         match drain_buffered(&mut pooled.conn.proto, &mut self.decoder, &mut self.pending) {
-            Ok(true) => self.finish(),
+            Ok(true) => self.finish(read),
             Ok(false) => {}
             Err(e) => {
                 self.conn = None;
@@ -53,8 +59,9 @@ impl Body {
         Ok(())
     }
 
-    fn finish(&mut self) {
-        self.elapsed = Some(self.started.elapsed());
+    fn finish(&mut self, read: bool) {
+        // A body that arrived with its head took no time of its own; the clock is not read for it.
+        self.elapsed = Some(if read { self.started.elapsed() } else { Duration::ZERO });
         if let Some(mut pooled) = self.conn.take() {
             if pooled.conn.proto.close_reason().is_none() && pooled.conn.proto.start_next_cycle().is_ok() {
                 pooled.checkin();
@@ -72,12 +79,12 @@ impl Body {
             let step = pooled.conn.next_event(&self.wait).and_then(|ev| self.decoder.on_event(ev));
             match step {
                 Ok(Step::Chunk(b)) => {
-                    self.drain()?;
+                    self.drain(true)?;
                     return Ok(Some(b));
                 }
-                Ok(Step::Continue) => self.drain()?,
+                Ok(Step::Continue) => self.drain(true)?,
                 Ok(Step::End(tail)) => {
-                    self.finish();
+                    self.finish(true);
                     return Ok(tail);
                 }
                 Err(e) => {

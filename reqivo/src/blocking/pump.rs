@@ -42,7 +42,7 @@ impl Conn {
 
     /// Sets the socket's read and write timeouts for the next wait; `Ok(false)` when no time is left.
     fn arm(&mut self, wait: &Wait) -> Result<bool> {
-        let timeout = match wait.deadlines.next(Instant::now(), wait.gap) {
+        let timeout = match wait.deadlines.next_with(Instant::now, wait.gap) {
             Some((left, _)) if left.is_zero() => return Ok(false),
             Some((left, _)) => Some(left),
             None => None,
@@ -95,7 +95,7 @@ impl Conn {
     }
 
     fn expired(&self, wait: &Wait) -> Result<bool> {
-        if wait.deadlines.expired(Instant::now()) {
+        if wait.deadlines.expired_with(Instant::now) {
             Err(Error::timeout(wait.phase))
         } else {
             Ok(false)

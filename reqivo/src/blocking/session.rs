@@ -2,7 +2,7 @@
 
 use std::io::Read;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use reqivo_proto::deadline::{Deadlines, Phase};
 use reqivo_proto::h1::{BodyLength, ClientConn, Event, RequestHead, ResponseHead};
@@ -81,7 +81,7 @@ impl Session {
         let deadlines = Deadlines::new(start, req.timeouts.total);
         let mut redirects = Redirects::new(config.max_redirects, &req.method, &req.url);
         loop {
-            let (pooled, head, timings) = self.attempt(&mut req, &deadlines, start)?;
+            let (pooled, head, timings, head_at) = self.attempt(&mut req, &deadlines, start)?;
             let decision = if config.follow_redirects {
                 let location = head.headers.get("location");
                 redirects
@@ -94,12 +94,12 @@ impl Session {
             match decision {
                 Decision::Deliver => {
                     let (meta, gzip) = response_meta(head, req.url, pooled.conn.remote, timings, config.gzip);
-                    let body = Body::new(pooled, wait, gzip, config.limits.max_body_size)?;
+                    let body = Body::new(pooled, wait, gzip, config.limits.max_body_size, head_at)?;
                     return Ok(Response { meta, body });
                 }
                 Decision::Follow(follow) => {
                     trace::event!("following redirect to {}", follow.url);
-                    Body::new(pooled, wait, false, None)?.discard();
+                    Body::new(pooled, wait, false, None, head_at)?.discard();
                     apply_redirect(&mut req, follow);
                 }
             }
@@ -112,7 +112,7 @@ impl Session {
         req: &mut Prepared<Stream>,
         deadlines: &Deadlines,
         start: Instant,
-    ) -> Result<(Pooled<Box<Conn>>, ResponseHead, Timings)> {
+    ) -> Result<(Pooled<Box<Conn>>, ResponseHead, Timings, Instant)> {
         let target = Target::from_uri(&req.url).map_err(|e| Error::from(e).with_url(&req.url))?;
         let length = body_length(&req.method, &req.body);
         let mut retried = false;
@@ -129,10 +129,11 @@ impl Session {
                 .map_err(|e| e.with_url(&req.url))?;
             match send(&mut pooled.conn, req, &target, deadlines, self.inner.config.continue_timeout) {
                 Ok(head) => {
-                    timings.first_byte = start.elapsed();
+                    let head_at = Instant::now();
+                    timings.first_byte = head_at - start;
                     trace::event!("response {} (reused connection: {})", head.status, pooled.reused);
                     timings.reused_connection = pooled.reused;
-                    return Ok((pooled, head, timings));
+                    return Ok((pooled, head, timings, head_at));
                 }
                 Err(e) => {
                     let proto = &pooled.conn.proto;
@@ -163,23 +164,24 @@ impl Session {
         (head, length): (&RequestHead<'_>, BodyLength),
         // Only the connect timeout: a `&Prepared` held across `.await` would make the future !Send
         // (the boxed body stream is not `Sync`).
-        connect_timeout: Option<std::time::Duration>,
+        connect_timeout: Option<Duration>,
         deadlines: &Deadlines,
         timings: &mut Timings,
     ) -> Result<Pooled<Box<Conn>>> {
         let config = &self.inner.config;
         let pool = &self.inner.pool;
-        let wait_start = Instant::now();
+        // The clock is read only once the pool makes the request wait: no wait is a zero wait.
+        let mut wait_start = None;
         loop {
             let seen = pool.generation();
             match pool.try_checkout(key, |c| crate::net::idle_socket_is_open(c.io.tcp(), key.tls)) {
                 Attempt::Reuse(mut pooled) => {
-                    timings.pool_wait = Some(wait_start.elapsed());
+                    timings.pool_wait = Some(wait_start.map_or(Duration::ZERO, |t: Instant| t.elapsed()));
                     pooled.conn.proto.set_limits(config.limits);
                     return Ok(pooled);
                 }
                 Attempt::Connect(slot) => {
-                    timings.pool_wait = Some(wait_start.elapsed());
+                    timings.pool_wait = Some(wait_start.map_or(Duration::ZERO, |t: Instant| t.elapsed()));
                     check_request(head, length)?;
                     let (io, remote) = connect(key, &config.tls, connect_timeout, deadlines, timings)?;
                     trace::event!("connected to {remote} (tls: {}) in {:?}", key.tls, timings.connect);
@@ -187,11 +189,12 @@ impl Session {
                 }
                 Attempt::Wait => {
                     let now = Instant::now();
-                    let pool_left = config.pool_wait_timeout.map(|t| t.saturating_sub(now - wait_start));
+                    let waited = now - *wait_start.get_or_insert(now);
+                    let pool_left = config.pool_wait_timeout.map(|t| t.saturating_sub(waited));
                     match deadlines.next(now, pool_left) {
                         Some((left, _)) if left.is_zero() => return Err(Error::timeout(Phase::PoolWait)),
                         Some((left, _)) => pool.wait_blocking(seen, left),
-                        None => pool.wait_blocking(seen, std::time::Duration::from_secs(3600)),
+                        None => pool.wait_blocking(seen, Duration::from_secs(3600)),
                     }
                 }
             }
@@ -205,7 +208,7 @@ fn send(
     req: &mut Prepared<Stream>,
     target: &Target,
     deadlines: &Deadlines,
-    continue_timeout: std::time::Duration,
+    continue_timeout: Duration,
 ) -> Result<ResponseHead> {
     let length = body_length(&req.method, &req.body);
     conn.proto.send_request(request_head(req, target), length)?;
@@ -250,7 +253,7 @@ fn answer_to_failed_upload(
     conn: &mut Conn,
     error: Error,
     deadlines: &Deadlines,
-    gap: Option<std::time::Duration>,
+    gap: Option<Duration>,
 ) -> Result<ResponseHead> {
     if error.kind() != ErrorKind::Io {
         return Err(error);

@@ -1,6 +1,5 @@
 //! `AsyncBody`: the async response body (`AsyncRead` and `chunk()`). Mirrors `blocking/body.rs`.
 
-use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::io;
 use std::pin::Pin;
@@ -12,7 +11,7 @@ use http::HeaderMap;
 use tokio::io::{AsyncRead, ReadBuf};
 
 use super::pump::{Conn, Timer, Wait, Waited};
-use crate::body::{drain_buffered, BodyDecoder, Step};
+use crate::body::{drain_buffered, BodyDecoder, Pending, Step};
 use crate::error::{Error, Result};
 use crate::exchange::drain_more;
 use crate::pool::Pooled;
@@ -23,7 +22,7 @@ use crate::response::{BodyTimings, Response};
 pub struct AsyncBody {
     conn: Option<Pooled<Box<Conn>>>,
     decoder: BodyDecoder,
-    pending: VecDeque<Bytes>,
+    pending: Pending,
     wait: Wait,
     timer: Timer,
     started: Instant,
@@ -31,25 +30,32 @@ pub struct AsyncBody {
 }
 
 impl AsyncBody {
-    pub(crate) fn new(pooled: Pooled<Box<Conn>>, wait: Wait, gzip: bool, limit: Option<u64>) -> Result<AsyncBody> {
+    pub(crate) fn new(
+        pooled: Pooled<Box<Conn>>,
+        wait: Wait,
+        gzip: bool,
+        limit: Option<u64>,
+        head_at: Instant,
+    ) -> Result<AsyncBody> {
         let mut body = AsyncBody {
             conn: Some(pooled),
             decoder: BodyDecoder::new(gzip, limit),
-            pending: VecDeque::new(),
+            pending: Pending::default(),
             wait,
             timer: Timer::default(),
-            started: Instant::now(),
+            started: head_at,
             elapsed: None,
         };
-        body.drain()?;
+        body.drain(false)?;
         Ok(body)
     }
 
-    /// Decodes what is already buffered; returns the connection to the pool if the body ended.
-    fn drain(&mut self) -> Result<()> {
+    /// Decodes what is already buffered; returns the connection to the pool if the body ended. `read` says
+    /// whether body bytes were read since the head (if not, the body took no time of its own).
+    fn drain(&mut self, read: bool) -> Result<()> {
         let Some(pooled) = &mut self.conn else { return Ok(()) };
         match drain_buffered(&mut pooled.conn.proto, &mut self.decoder, &mut self.pending) {
-            Ok(true) => self.finish(),
+            Ok(true) => self.finish(read),
             Ok(false) => {}
             Err(e) => {
                 self.conn = None;
@@ -59,8 +65,9 @@ impl AsyncBody {
         Ok(())
     }
 
-    fn finish(&mut self) {
-        self.elapsed = Some(self.started.elapsed());
+    fn finish(&mut self, read: bool) {
+        // A body that arrived with its head took no time of its own; the clock is not read for it.
+        self.elapsed = Some(if read { self.started.elapsed() } else { Duration::ZERO });
         if let Some(mut pooled) = self.conn.take() {
             if pooled.conn.proto.close_reason().is_none() && pooled.conn.proto.start_next_cycle().is_ok() {
                 pooled.checkin();
@@ -82,12 +89,12 @@ impl AsyncBody {
             };
             match event.and_then(|ev| self.decoder.on_event(ev)) {
                 Ok(Step::Chunk(b)) => {
-                    self.drain()?;
+                    self.drain(true)?;
                     return Poll::Ready(Ok(Some(b)));
                 }
-                Ok(Step::Continue) => self.drain()?,
+                Ok(Step::Continue) => self.drain(true)?,
                 Ok(Step::End(tail)) => {
-                    self.finish();
+                    self.finish(true);
                     return Poll::Ready(Ok(tail));
                 }
                 Err(e) => {

@@ -56,7 +56,7 @@ impl Conn {
             return Ok(());
         }
         while let Some(bytes) = self.proto.poll_transmit() {
-            let left = match wait.deadlines.next(Instant::now(), wait.gap) {
+            let left = match wait.deadlines.next_with(Instant::now, wait.gap) {
                 Some((left, _)) if left.is_zero() => return Err(Error::timeout(Phase::Write)),
                 other => other.map(|(left, _)| left),
             };
@@ -78,7 +78,7 @@ impl Conn {
     /// ran out; a total-deadline expiry is an error.
     fn poll_fill(&mut self, cx: &mut Context<'_>, wait: &Wait, timer: &mut Timer) -> Poll<Result<bool>> {
         if !timer.armed {
-            match wait.deadlines.next(Instant::now(), wait.gap) {
+            match wait.deadlines.next_with(Instant::now, wait.gap) {
                 Some((left, _)) if left.is_zero() => return Poll::Ready(expired(wait)),
                 Some((left, _)) => {
                     let at = tokio::time::Instant::now() + left;
@@ -158,7 +158,7 @@ impl Conn {
 }
 
 fn expired(wait: &Wait) -> Result<bool> {
-    if wait.deadlines.expired(Instant::now()) {
+    if wait.deadlines.expired_with(Instant::now) {
         Err(Error::timeout(wait.phase))
     } else {
         Ok(false)
