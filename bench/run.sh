@@ -269,11 +269,12 @@ NOT_MEASURED="Not measured in this run (\`--scenarios\` / \`--clients\` / \`--sk
   echo "### Memory per idle WebSocket (\`ws-idle10000\`)"
   echo
   if [ "$SKIP_MEM" = 0 ] && any_run ws-idle10000; then
-    echo "One echo (baseline), then 10,000 tasks on a current-thread runtime, each opening its own WebSocket (64"
-    echo "handshakes at a time), echoing one 16-byte message and then waiting in \`recv\` (\`next()\`, \`read_frame\`),"
-    echo "all open at once. RSS delta after \`malloc_trim(0)\`, divided by the sockets opened. \`ws-raw\` here is the"
-    echo "same floor on a tokio socket (a task waiting in \`read\`): the cost of a task and a registered socket."
-    echo "Default settings. $MEM_ROUNDS round(s)."
+    echo "One echo (baseline), then 10,000 WebSockets opened on a current-thread runtime (64 handshakes at a time),"
+    echo "each echoing one 16-byte message, then each waiting in \`recv\` (\`next()\`, \`read_frame\`) in a task of its"
+    echo "own spawned after the connection is open (so a task holds the connection and a pending read, not the state"
+    echo "of its finished \`connect\`), all open at once. RSS delta after \`malloc_trim(0)\`, divided by the sockets"
+    echo "opened. \`ws-raw\` here is the same floor on a tokio socket (a task waiting in \`read\`): the cost of a task"
+    echo "and a registered socket. Default settings. $MEM_ROUNDS round(s)."
     echo
     "$BIN" report ws-memory "$MEMORY"
   else

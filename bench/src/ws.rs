@@ -434,8 +434,10 @@ pub trait IdleWs: AsyncWorker {
     fn idle(&mut self) -> impl Future<Output = ()> + Send;
 }
 
-/// One echo (warm-up, baseline), then 10,000 tasks on the current-thread runtime, each opening its WebSocket,
-/// echoing one message and then waiting in `recv` (what an idle connection of an application does). RSS
+/// One echo (warm-up, baseline); then 10,000 WebSockets opened by tasks on the current-thread runtime (64
+/// handshakes at a time), each echoing one message; then each one waiting in `recv` in a task of its own (what
+/// an idle connection of an application does). The waiting tasks are spawned after the connections are open,
+/// so that they hold the connection and a pending `recv`, not the state of the finished `connect` future. RSS
 /// growth after `malloc_trim(0)`, divided by the sockets opened.
 pub fn idle_ws<W: IdleWs>(opts: &Opts, make: impl Fn() -> W) {
     raise_nofile();
@@ -444,23 +446,24 @@ pub fn idle_ws<W: IdleWs>(opts: &Opts, make: impl Fn() -> W) {
         first.op().await;
         let before = mem_now();
         let gate = Arc::new(tokio::sync::Semaphore::new(OPENING));
-        let (ready_tx, mut ready_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
-        for _ in 0..IDLE_WS {
-            let mut w = make();
-            let (gate, ready) = (gate.clone(), ready_tx.clone());
-            tokio::spawn(async move {
-                let permit = gate.acquire_owned().await.unwrap();
-                w.op().await;
-                drop(permit);
-                ready.send(()).unwrap();
-                drop(ready);
-                w.idle().await;
-            });
+        let opening: Vec<_> = (0..IDLE_WS)
+            .map(|_| {
+                let (mut w, gate) = (make(), gate.clone());
+                tokio::spawn(async move {
+                    let _permit = gate.acquire_owned().await.unwrap();
+                    w.op().await;
+                    w
+                })
+            })
+            .collect();
+        let mut open = Vec::with_capacity(IDLE_WS);
+        for h in opening {
+            open.push(h.await.expect("a WebSocket failed to open"));
         }
-        drop(ready_tx);
-        for _ in 0..IDLE_WS {
-            ready_rx.recv().await.expect("a WebSocket failed to open (see above)");
+        for mut w in open {
+            tokio::spawn(async move { w.idle().await });
         }
+        // Long enough for every task to reach its pending read.
         tokio::time::sleep(SETTLE).await;
         let after = mem_now();
         print_mem(opts, &before, &after);
