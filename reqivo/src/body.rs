@@ -22,8 +22,9 @@ pub(crate) enum Step {
 /// Body-level decoding state of one response.
 pub(crate) struct BodyDecoder {
     #[cfg(feature = "gzip")]
-    gzip: Option<gzip::Gzip>,
-    trailers: Option<HeaderMap>,
+    // Boxed: both are rare, and a response (which holds this) is moved several times on its way out.
+    gzip: Option<Box<gzip::Gzip>>,
+    trailers: Option<Box<HeaderMap>>,
 }
 
 impl BodyDecoder {
@@ -33,20 +34,20 @@ impl BodyDecoder {
         let _ = (gzip, limit);
         BodyDecoder {
             #[cfg(feature = "gzip")]
-            gzip: gzip.then(|| gzip::Gzip::new(limit)),
+            gzip: gzip.then(|| Box::new(gzip::Gzip::new(limit))),
             trailers: None,
         }
     }
 
     pub(crate) fn trailers(&self) -> Option<&HeaderMap> {
-        self.trailers.as_ref()
+        self.trailers.as_deref()
     }
 
     pub(crate) fn on_event(&mut self, event: Event) -> Result<Step> {
         match event {
             Event::Data(data) => self.decode(data),
             Event::Trailers(t) => {
-                self.trailers = Some(t);
+                self.trailers = Some(Box::new(t));
                 Ok(Step::Continue)
             }
             Event::End => {

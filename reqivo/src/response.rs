@@ -58,7 +58,7 @@ pub(crate) struct Meta {
     /// The body is decoded (gzip): its `Content-Encoding` and `Content-Length` describe bytes the reader
     /// never sees, so the decoded views leave them out.
     pub decoded: bool,
-    pub headers: OnceLock<HeaderMap>,
+    pub headers: OnceLock<Box<HeaderMap>>,
     pub url: Uri,
     pub remote_addr: Option<SocketAddr>,
     pub timings: Timings,
@@ -92,7 +92,7 @@ impl<B> Response<B> {
     pub fn headers(&self) -> &HeaderMap {
         self.meta.headers.get_or_init(|| {
             let hidden: &[_] = if self.meta.decoded { &[CONTENT_ENCODING, CONTENT_LENGTH] } else { &[] };
-            self.meta.fields.to_header_map_without(hidden)
+            Box::new(self.meta.fields.to_header_map_without(hidden))
         })
     }
 

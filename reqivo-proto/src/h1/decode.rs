@@ -4,6 +4,7 @@
 //! Every function here is pure over the receive buffer: it consumes bytes only when it returns something
 //! decoded, so the same byte stream gives the same result however it was split into reads.
 
+use std::mem::MaybeUninit;
 use std::ops::Range;
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -167,15 +168,18 @@ impl ParsedHead {
 /// httparse over a buffer that holds a head, possibly followed by more bytes; `None` when the head is not
 /// complete. The field positions go to `fields`.
 fn parse_response(buf: &[u8], max_headers: usize) -> Result<Option<ParsedHead>, ProtoError> {
-    // Most heads fit in a few dozen fields: try slots on the stack before sizing a heap array.
-    let mut stack = [httparse::EMPTY_HEADER; STACK_SLOTS];
+    // Most heads fit in a few dozen fields: try slots on the stack before sizing a heap array. The slots
+    // start uninitialised (httparse writes each before use), so trying costs nothing per slot.
+    let mut stack = [const { MaybeUninit::uninit() }; STACK_SLOTS];
     let slots = header_slots(buf.len(), max_headers);
     if slots <= STACK_SLOTS {
         return parse_response_in(buf, &mut stack[..slots]);
     }
     match parse_response_in(buf, &mut stack) {
         Err(e) if e.kind() == ProtoErrorKind::TooManyHeaders => {
-            parse_response_in(buf, &mut vec![httparse::EMPTY_HEADER; slots])
+            let mut heap = Vec::new();
+            heap.resize_with(slots, MaybeUninit::uninit);
+            parse_response_in(buf, &mut heap)
         }
         other => other,
     }
@@ -186,22 +190,24 @@ const STACK_SLOTS: usize = 32;
 
 /// Parses strictly first; only a head the strict parser refuses is parsed again with obs-fold allowed, so
 /// a head without folds (nearly all of them) is never searched for one.
-fn parse_response_in<'b>(buf: &'b [u8], slots: &mut [httparse::Header<'b>]) -> Result<Option<ParsedHead>, ProtoError> {
+fn parse_response_in<'b>(buf: &'b [u8], slots: &mut [HeaderSlot<'b>]) -> Result<Option<ParsedHead>, ProtoError> {
     match parse_response_with(buf, slots, false) {
         Err(_) => parse_response_with(buf, slots, true),
         parsed => parsed,
     }
 }
 
+type HeaderSlot<'b> = MaybeUninit<httparse::Header<'b>>;
+
 fn parse_response_with<'b>(
     buf: &'b [u8],
-    slots: &mut [httparse::Header<'b>],
+    slots: &mut [HeaderSlot<'b>],
     allow_folds: bool,
 ) -> Result<Option<ParsedHead>, ProtoError> {
-    let mut response = httparse::Response::new(slots);
+    let mut response = httparse::Response::new(&mut []);
     let status = httparse::ParserConfig::default()
         .allow_obsolete_multiline_headers_in_responses(allow_folds)
-        .parse_response(&mut response, buf);
+        .parse_response_with_uninit_headers(&mut response, buf, slots);
     let len = match status {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) => return Ok(None),
