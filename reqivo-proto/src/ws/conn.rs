@@ -18,6 +18,10 @@ use super::{Negotiated, WsConfig, WsEvent, WsState};
 /// Spare capacity [`WsConn::recv_buf`] guarantees for the driver's next read.
 const READ_RESERVE: usize = 8 * 1024;
 
+/// Most room reserved for one read while a large frame is arriving: big enough that a 64 KiB message
+/// comes in one or two reads, small enough that a frame announced but never sent costs little.
+const FRAME_READ_RESERVE: usize = 256 * 1024;
+
 /// Where the close handshake stands (the public [`WsState`] mirrors it).
 #[derive(Debug)]
 enum Phase {
@@ -130,9 +134,17 @@ impl WsConn {
     // ---- inputs --------------------------------------------------------------------------------------
 
     /// The receive buffer: the driver appends bytes read from the socket, then calls `poll_event`.
-    /// The core has reserved room for a read (at least 8 KiB of spare capacity).
+    /// The core has reserved room for a read: at least 8 KiB of spare capacity, more (up to 256 KiB)
+    /// while the payload of a large data frame is arriving.
     pub fn recv_buf(&mut self) -> &mut BytesMut {
-        self.recv.reserve(READ_RESERVE);
+        let want = match self.reader {
+            Recv::Data { remaining, .. } => {
+                let missing = usize::try_from(remaining).unwrap_or(usize::MAX).saturating_sub(self.recv.len());
+                missing.clamp(READ_RESERVE, FRAME_READ_RESERVE)
+            }
+            _ => READ_RESERVE,
+        };
+        self.recv.reserve(want);
         &mut self.recv
     }
 
@@ -330,8 +342,13 @@ impl WsConn {
             return Err(WsError::protocol("data frame without a message"));
         };
         let avail = remaining.min(self.recv.len() as u64) as usize;
-        if fin && avail as u64 == remaining && !msg.text && !msg.compressed && msg.buf.is_empty() {
-            // A whole uncompressed binary message in one frame: hand out the received bytes as they are.
+        if fin && !msg.text && !msg.compressed && msg.buf.is_empty() {
+            // A whole uncompressed binary message in one frame: wait until all of it is in the receive
+            // buffer (max_frame_size bounds it, as it bounds a reassembled message), then hand out the
+            // received bytes as they are, without a copy.
+            if (avail as u64) < remaining {
+                return Ok(None);
+            }
             self.message = None;
             self.reader = Recv::Header;
             return Ok(Some(WsEvent::Binary(self.recv.split_to(avail).freeze())));

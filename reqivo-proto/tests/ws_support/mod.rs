@@ -171,7 +171,7 @@ pub fn base64(data: &[u8]) -> String {
     if nbits > 0 {
         out.push(A[((bits << (6 - nbits)) & 63) as usize] as char);
     }
-    while out.len() % 4 != 0 {
+    while !out.len().is_multiple_of(4) {
         out.push('=');
     }
     out

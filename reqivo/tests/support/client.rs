@@ -261,7 +261,7 @@ impl RssProbe {
     }
     fn sample(&mut self, pieces: usize) {
         if let Some(base) = self.base {
-            if pieces % 256 == 0 {
+            if pieces.is_multiple_of(256) {
                 self.max_growth = self.max_growth.max(rss_kib().unwrap_or(base).saturating_sub(base));
             }
         }
