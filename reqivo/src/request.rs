@@ -165,7 +165,10 @@ pub(crate) struct Prepared<St> {
     pub url: Uri,
     /// A `Host` the caller set by hand; it replaces the one derived from the URL (same origin only).
     pub host: Option<String>,
+    /// The request's own headers merged with the session's defaults; only its own when `defaults` is set.
     pub headers: HeaderMap,
+    /// The session's defaults go out as `Config::request_block`, ahead of `headers`.
+    pub defaults: bool,
     pub body: RequestBody<St>,
     pub timeouts: Timeouts,
 }
@@ -287,22 +290,29 @@ impl<'s, S: Driver> RequestBuilder<'s, S> {
             (None, Err(e)) => return Err(e),
             (None, Ok(u)) => u,
         };
-        let mut headers = if self.headers.is_empty() {
+        let defaults = self.headers.is_empty() && config.request_block.is_some();
+        let mut headers = if defaults {
+            self.headers
+        } else if self.headers.is_empty() {
             config.request_headers.clone()
         } else {
             merge_headers(&config.default_headers, self.headers, config.gzip)
         };
-        let host = match headers.remove(http::header::HOST).map(|v| v.to_str().map(str::to_owned)) {
-            Some(Ok(h)) => Some(h),
-            Some(Err(_)) => return Err(Error::invalid("the Host header must be visible ASCII").with_url(&url)),
-            None => None,
+        // No lookup when nothing can hold a Host (the block never does).
+        let host = match headers.is_empty() {
+            true => None,
+            false => match headers.remove(http::header::HOST).map(|v| v.to_str().map(str::to_owned)) {
+                Some(Ok(h)) => Some(h),
+                Some(Err(_)) => return Err(Error::invalid("the Host header must be visible ASCII").with_url(&url)),
+                None => None,
+            },
         };
         let timeouts = Timeouts {
             connect: self.timeouts.connect.or(config.timeouts.connect),
             read: self.timeouts.read.or(config.timeouts.read),
             total: self.timeouts.total.or(config.timeouts.total),
         };
-        Ok((self.session, Prepared { method: self.method, url, host, headers, body: self.body, timeouts }))
+        Ok((self.session, Prepared { method: self.method, url, host, headers, defaults, body: self.body, timeouts }))
     }
 }
 

@@ -643,6 +643,23 @@ parity!(cross_origin_redirect_drops_credentials, |d| {
     assert_eq!(echo_headers(&echo, "host"), [b.addr().to_string()]);
 });
 
+parity!(default_headers_on_redirects_and_host, |d| {
+    // A request without headers of its own sends the session's defaults as one pre-encoded block; a
+    // redirect must still strip the credentials among them, and a default Host still replaces the URL's.
+    let a = HyperServer::start();
+    let b = HyperServer::start();
+    let opts = Opts::new().default_header("authorization", "Bearer secret").default_header("x-other", "kept");
+    let c = Client::new(d, &opts).unwrap();
+    let echo = c.fetch(Req::get(a.url("/redirect/302?to=/echo"))).unwrap().echo();
+    assert_eq!(echo_headers(&echo, "authorization"), ["Bearer secret"], "same origin keeps credentials");
+    let o = c.fetch(Req::get(a.url(&format!("/redirect/302?to={}", b.url("/echo"))))).unwrap();
+    let echo = o.echo();
+    assert!(echo_headers(&echo, "authorization").is_empty(), "a default Authorization leaked to another origin");
+    assert_eq!(echo_headers(&echo, "x-other"), ["kept"]);
+    let c = Client::new(d, &Opts::new().default_header("host", "example.test")).unwrap();
+    assert_eq!(echo_headers(&c.fetch(Req::get(a.url("/echo"))).unwrap().echo(), "host"), ["example.test"]);
+});
+
 parity!(trailers_and_repeated_headers, |d| {
     let server = HyperServer::start();
     let c = client(d);

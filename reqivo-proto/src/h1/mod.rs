@@ -56,6 +56,7 @@ pub use conn::ClientConn;
 pub fn check_request(head: &RequestHead<'_>, body: BodyLength) -> Result<(), UsageError> {
     encode::validate(head, body).map(|_| ())
 }
+pub use encode::HeaderBlock;
 pub use error::{ProtoError, ProtoErrorKind, UsageError};
 
 use bytes::Bytes;
@@ -92,6 +93,9 @@ pub struct RequestHead<'a> {
     pub target: &'a str,
     /// The `Host` header value (`host` or `host:port`); written first.
     pub host: &'a str,
+    /// Fields checked and encoded beforehand (a session's defaults), written after `Host` and before
+    /// `headers`.
+    pub defaults: Option<&'a HeaderBlock>,
     /// Further headers, written in order after `Host`. `Content-Length` and `Transfer-Encoding` must not be
     /// here: the core writes them from the [`BodyLength`].
     pub headers: &'a HeaderMap,

@@ -39,7 +39,7 @@ impl Req {
         self
     }
     fn head(&self) -> RequestHead<'_> {
-        RequestHead { method: &self.method, target: self.target, host: HOST, headers: &self.headers }
+        RequestHead { method: &self.method, target: self.target, host: HOST, defaults: None, headers: &self.headers }
     }
 }
 
@@ -428,11 +428,11 @@ fn injection_in_host_is_refused() {
     let headers = HeaderMap::new();
     for host in ["a\r\nX-Injected: 1", "a\nb", "a\0", "a b", "", "a/b", "a\tb"] {
         let mut conn = ClientConn::new(Limits::default());
-        let head = RequestHead { method: &Method::GET, target: "/", host, headers: &headers };
+        let head = RequestHead { method: &Method::GET, target: "/", host, defaults: None, headers: &headers };
         assert_eq!(conn.send_request(head, BodyLength::None), Err(UsageError::InvalidHost), "{host:?}");
         assert!(conn.poll_transmit().is_none());
     }
-    let head = RequestHead { method: &Method::GET, target: "/", host: "[::1]:8080", headers: &headers };
+    let head = RequestHead { method: &Method::GET, target: "/", host: "[::1]:8080", defaults: None, headers: &headers };
     assert!(ClientConn::new(Limits::default()).send_request(head, BodyLength::None).is_ok());
 }
 
@@ -472,6 +472,53 @@ fn framing_and_host_headers_are_refused() {
     assert_eq!(encode(&te), Err(UsageError::FramingHeader("transfer-encoding".into())));
     let host = get().header("host", "evil.example");
     assert_eq!(encode(&host), Err(UsageError::HostHeader));
+}
+
+#[test]
+fn header_block_is_written_like_the_same_fields_in_the_map() {
+    let own = get().header("user-agent", "reqivo").header("accept", "*/*").header("x-dup", "1").header("x-dup", "2");
+    let block = HeaderBlock::new(&own.headers).unwrap();
+    let split = get().header("x-own", "3");
+    let mut conn = ClientConn::new(Limits::default());
+    let head = RequestHead { defaults: Some(&block), ..split.head() };
+    conn.send_request(head, BodyLength::None).unwrap();
+    assert_eq!(
+        take_transmit(&mut conn),
+        b"GET / HTTP/1.1\r\nHost: example.com\r\nuser-agent: reqivo\r\naccept: */*\r\nx-dup: 1\r\nx-dup: 2\r\n\
+          x-own: 3\r\n\r\n"
+    );
+    assert_eq!(
+        encode(&own).unwrap().len(),
+        b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n".len() + block.as_bytes().len()
+    );
+}
+
+#[test]
+fn header_block_refuses_what_a_request_refuses() {
+    for (name, value, error) in [
+        ("content-length", "5", UsageError::FramingHeader("content-length".into())),
+        ("transfer-encoding", "chunked", UsageError::FramingHeader("transfer-encoding".into())),
+        ("host", "evil.example", UsageError::HostHeader),
+    ] {
+        assert_eq!(HeaderBlock::new(&get().header(name, value).headers), Err(error));
+    }
+}
+
+#[test]
+fn header_block_flags_reach_the_connection() {
+    let close = HeaderBlock::new(&get().header("connection", "close").headers).unwrap();
+    let mut conn = ClientConn::new(Limits::default());
+    conn.send_request(RequestHead { defaults: Some(&close), ..get().head() }, BodyLength::None).unwrap();
+    take_transmit(&mut conn);
+    conn.recv_buf().extend_from_slice(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    while !matches!(conn.poll_event(), Ok(Some(Event::End))) {}
+    assert_eq!(conn.close_reason(), Some(CloseReason::RequestClose));
+
+    let expect = HeaderBlock::new(&get().header("expect", "100-continue").headers).unwrap();
+    let post = method(Method::POST);
+    let mut conn = ClientConn::new(Limits::default());
+    conn.send_request(RequestHead { defaults: Some(&expect), ..post.head() }, BodyLength::Known(3)).unwrap();
+    assert!(!conn.wants_body(), "the body waits for 100 Continue");
 }
 
 #[test]

@@ -101,7 +101,7 @@ impl Session {
                 Decision::Follow(follow) => {
                     trace::event!("following redirect to {}", follow.url);
                     Body::new(pooled, wait, false, None)?.discard();
-                    apply_redirect(&mut req, follow);
+                    apply_redirect(&mut req, follow, config);
                 }
             }
         }
@@ -122,13 +122,13 @@ impl Session {
             let mut pooled = self
                 .checkout(
                     &target.key,
-                    (&request_head(req, &target), length),
+                    (&request_head(req, &target, &self.inner.config), length),
                     req.timeouts.connect,
                     deadlines,
                     &mut timings,
                 )
                 .map_err(|e| e.with_url(&req.url))?;
-            match send(&mut pooled.conn, req, &target, deadlines, self.inner.config.continue_timeout) {
+            match send(&mut pooled.conn, req, &target, deadlines, &self.inner.config) {
                 Ok(head) => {
                     timings.first_byte = start.elapsed();
                     trace::event!("response {} (reused connection: {})", head.status, pooled.reused);
@@ -206,16 +206,16 @@ fn send(
     req: &mut Prepared<Stream>,
     target: &Target,
     deadlines: &Deadlines,
-    continue_timeout: std::time::Duration,
+    config: &Config,
 ) -> Result<ResponseHead> {
     let length = body_length(&req.method, &req.body);
-    conn.proto.send_request(request_head(req, target), length)?;
+    conn.proto.send_request(request_head(req, target, config), length)?;
     let write = Wait { deadlines: *deadlines, gap: req.timeouts.read, phase: Phase::Write };
     conn.flush(&write)?;
     let mut early = None;
     if !matches!(length, BodyLength::None | BodyLength::Known(0)) {
         // Expect: 100-continue: wait a moment for the server's go-ahead (or its refusal).
-        let hold = Wait { deadlines: *deadlines, gap: Some(continue_timeout), phase: Phase::ResponseHead };
+        let hold = Wait { deadlines: *deadlines, gap: Some(config.continue_timeout), phase: Phase::ResponseHead };
         while !conn.proto.wants_body() && early.is_none() {
             match conn.wait_event(&hold)? {
                 Waited::GapElapsed => conn.proto.handle_continue_timeout(),

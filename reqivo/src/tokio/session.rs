@@ -101,7 +101,7 @@ impl AsyncSession {
                 Decision::Follow(follow) => {
                     trace::event!("following redirect to {}", follow.url);
                     AsyncBody::new(pooled, wait, false, None)?.discard().await;
-                    apply_redirect(&mut req, follow);
+                    apply_redirect(&mut req, follow, config);
                 }
             }
         }
@@ -122,14 +122,14 @@ impl AsyncSession {
             let mut pooled = self
                 .checkout(
                     &target.key,
-                    (&request_head(req, &target), length),
+                    (&request_head(req, &target, &self.inner.config), length),
                     req.timeouts.connect,
                     deadlines,
                     &mut timings,
                 )
                 .await
                 .map_err(|e| e.with_url(&req.url))?;
-            match send(&mut pooled.conn, req, &target, deadlines, self.inner.config.continue_timeout).await {
+            match send(&mut pooled.conn, req, &target, deadlines, &self.inner.config).await {
                 Ok(head) => {
                     timings.first_byte = start.elapsed();
                     trace::event!("response {} (reused connection: {})", head.status, pooled.reused);
@@ -212,16 +212,16 @@ async fn send(
     req: &mut Prepared<Stream>,
     target: &Target,
     deadlines: &Deadlines,
-    continue_timeout: std::time::Duration,
+    config: &Config,
 ) -> Result<ResponseHead> {
     let length = body_length(&req.method, &req.body);
-    conn.proto.send_request(request_head(req, target), length)?;
+    conn.proto.send_request(request_head(req, target, config), length)?;
     let write = Wait { deadlines: *deadlines, gap: req.timeouts.read, phase: Phase::Write };
     conn.flush(&write).await?;
     let mut early = None;
     if !matches!(length, BodyLength::None | BodyLength::Known(0)) {
         // Expect: 100-continue: wait a moment for the server's go-ahead (or its refusal).
-        let hold = Wait { deadlines: *deadlines, gap: Some(continue_timeout), phase: Phase::ResponseHead };
+        let hold = Wait { deadlines: *deadlines, gap: Some(config.continue_timeout), phase: Phase::ResponseHead };
         while !conn.proto.wants_body() && early.is_none() {
             match conn.wait_event(&hold).await? {
                 Waited::GapElapsed => conn.proto.handle_continue_timeout(),

@@ -307,6 +307,7 @@ impl WsParams {
             method: &Method::GET,
             target: &self.target.path_and_query,
             host: self.host.as_deref().unwrap_or(&self.target.host_header),
+            defaults: None,
             headers: &hs.headers,
         }
     }
