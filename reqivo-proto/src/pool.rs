@@ -15,6 +15,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The origin a connection is bound to.
@@ -22,8 +23,8 @@ use std::time::{Duration, Instant};
 pub struct PoolKey {
     /// True for `https`.
     pub tls: bool,
-    /// Lower-case host name or IP literal (no brackets).
-    pub host: String,
+    /// Lower-case host name or IP literal (no brackets). Shared: a key is cloned for every checkout.
+    pub host: Arc<str>,
     /// The port.
     pub port: u16,
 }

@@ -32,7 +32,7 @@ pub(crate) fn body_length<St>(method: &Method, body: &RequestBody<St>) -> BodyLe
 pub(crate) fn request_head<'a, St>(req: &'a Prepared<St>, target: &'a Target, config: &'a Config) -> RequestHead<'a> {
     RequestHead {
         method: &req.method,
-        target: &target.path_and_query,
+        target: target.path_and_query.as_str(),
         host: req.host.as_deref().unwrap_or(&target.host_header),
         defaults: if req.defaults { config.request_block.as_ref() } else { None },
         headers: &req.headers,

@@ -53,10 +53,16 @@ impl UrlRef {
         match base {
             Some(base) => Ok(reqivo_proto::url::resolve(base, &text)?),
             None => {
-                let uri =
-                    text.parse::<Uri>().map_err(|e| Error::invalid(format!("invalid URL {text:?}")).with_source(e))?;
+                // Parsed in place: `parse` would copy the text into a fresh buffer first.
+                let text = Bytes::from(text);
+                let uri = Uri::from_maybe_shared(text.clone()).map_err(|e| {
+                    Error::invalid(format!("invalid URL {:?}", String::from_utf8_lossy(&text))).with_source(e)
+                })?;
                 if uri.scheme().is_none() {
-                    return Err(Error::invalid(format!("relative URL {text:?} needs a base_url on the session")));
+                    return Err(Error::invalid(format!(
+                        "relative URL {:?} needs a base_url on the session",
+                        String::from_utf8_lossy(&text)
+                    )));
                 }
                 Ok(uri)
             }
@@ -280,10 +286,10 @@ impl<'s, S: Driver> RequestBuilder<'s, S> {
     /// Resolves the URL, merges headers and timeouts.
     pub(crate) fn prepare(self) -> Result<(&'s S, Prepared<S::Stream>)> {
         let config = self.session.config();
-        let url = self
-            .url
-            .resolve(config.base_url.as_ref())
-            .and_then(|url| Ok(reqivo_proto::url::append_query(&url, &self.query)?));
+        let url = self.url.resolve(config.base_url.as_ref()).and_then(|url| match self.query.is_empty() {
+            true => Ok(url),
+            false => Ok(reqivo_proto::url::append_query(&url, &self.query)?),
+        });
         let url = match (self.error, url) {
             (Some(e), Ok(u)) => return Err(e.with_url(&u)),
             (Some(e), Err(_)) => return Err(e),

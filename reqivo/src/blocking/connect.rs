@@ -64,7 +64,7 @@ pub(crate) fn connect(
     // std offers no resolver with a timeout; IP literals resolve without a lookup.
     let addrs: Vec<SocketAddr> = match ip_literal(key) {
         Some(addr) => vec![addr],
-        None => (key.host.as_str(), key.port)
+        None => (&*key.host, key.port)
             .to_socket_addrs()
             .map_err(|e| Error::new(ErrorKind::Dns, format!("could not resolve {}", key.host)).with_source(e))?
             .collect(),

@@ -85,7 +85,7 @@ pub(crate) async fn connect(
         None => within(
             phase_budget(deadlines, phase_end, Phase::Dns)?,
             Phase::Dns,
-            tokio::net::lookup_host((key.host.as_str(), key.port)),
+            tokio::net::lookup_host((&*key.host, key.port)),
         )
         .await?
         .map_err(|e| Error::new(ErrorKind::Dns, format!("could not resolve {}", key.host)).with_source(e))?

@@ -80,7 +80,7 @@ impl AsyncSession {
         let config = &self.inner.config;
         let start = Instant::now();
         let deadlines = Deadlines::new(start, req.timeouts.total);
-        let mut redirects = Redirects::new(config.max_redirects, &req.method, &req.url);
+        let mut redirects = Redirects::new(config.max_redirects);
         loop {
             let (pooled, head, timings) = self.attempt(&mut req, &deadlines, start).await?;
             let decision = if config.follow_redirects {
@@ -114,7 +114,7 @@ impl AsyncSession {
         deadlines: &Deadlines,
         start: Instant,
     ) -> Result<(Pooled<Box<Conn>>, ResponseHead, Timings)> {
-        let target = Target::from_uri(&req.url).map_err(|e| Error::from(e).with_url(&req.url))?;
+        let target = self.inner.pool.target(&req.url).map_err(|e| Error::from(e).with_url(&req.url))?;
         let length = body_length(&req.method, &req.body);
         let mut retried = false;
         loop {

@@ -305,7 +305,7 @@ impl WsParams {
     pub(crate) fn request_head<'a>(&'a self, hs: &'a Handshake) -> RequestHead<'a> {
         RequestHead {
             method: &Method::GET,
-            target: &self.target.path_and_query,
+            target: self.target.path_and_query.as_str(),
             host: self.host.as_deref().unwrap_or(&self.target.host_header),
             defaults: None,
             headers: &hs.headers,
