@@ -32,7 +32,10 @@ pub(super) fn encode_head(
     let info = validate(head, body)?;
 
     // Size the buffer once; the estimate only needs to be close.
-    let fields: usize = head.headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum();
+    let fields: usize = match head.headers.is_empty() {
+        true => 0,
+        false => head.headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum(),
+    };
     let defaults = head.defaults.map_or(0, |b| b.encoded.len());
     dst.reserve(head.method.as_str().len() + head.target.len() + head.host.len() + defaults + fields + 64);
 
@@ -48,9 +51,10 @@ pub(super) fn encode_head(
     encode_fields(dst, head.headers);
     match body {
         BodyLength::None => {}
-        // Writing to a BytesMut cannot fail: it grows as needed.
         BodyLength::Known(n) => {
-            let _ = write!(dst, "Content-Length: {n}\r\n");
+            dst.put_slice(b"Content-Length: ");
+            put_decimal(dst, n);
+            dst.put_slice(b"\r\n");
         }
         BodyLength::Chunked => dst.put_slice(b"Transfer-Encoding: chunked\r\n"),
     }
@@ -58,8 +62,26 @@ pub(super) fn encode_head(
     Ok(info)
 }
 
+/// Appends `n` in decimal (without `fmt`: this runs for every request with a body).
+fn put_decimal(dst: &mut BytesMut, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    dst.put_slice(&digits[i..]);
+}
+
 /// Appends `name: value\r\n` for every field, in order.
 fn encode_fields(dst: &mut impl BufMut, headers: &HeaderMap) {
+    if headers.is_empty() {
+        return;
+    }
     for (name, value) in headers {
         dst.put_slice(name.as_str().as_bytes());
         dst.put_slice(b": ");
@@ -144,6 +166,10 @@ struct FieldInfo {
 
 /// One pass over the fields: checks, and what the connection must remember (no lookups by name).
 fn check_fields(headers: &HeaderMap) -> Result<FieldInfo, UsageError> {
+    if headers.is_empty() {
+        // The common request sends only the session's defaults; iterating an empty map is not free.
+        return Ok(FieldInfo::default());
+    }
     let (mut close, mut expect_continue) = (false, false);
     for (name, value) in headers {
         if name == header::CONTENT_LENGTH || name == header::TRANSFER_ENCODING {

@@ -396,6 +396,10 @@ fn request_framing_headers_follow_body_length() {
     assert!(known.ends_with(b"\r\nContent-Length: 12\r\n\r\n"));
     let zero = encode(&post.clone().body(BodyLength::Known(0))).unwrap();
     assert!(zero.ends_with(b"\r\nContent-Length: 0\r\n\r\n"));
+    for n in [9, 10, 65_536, u64::MAX] {
+        let big = encode(&post.clone().body(BodyLength::Known(n))).unwrap();
+        assert!(big.ends_with(format!("\r\nContent-Length: {n}\r\n\r\n").as_bytes()), "{n}");
+    }
     let chunked = encode(&post.body(BodyLength::Chunked)).unwrap();
     assert!(chunked.ends_with(b"\r\nTransfer-Encoding: chunked\r\n\r\n"));
 }
