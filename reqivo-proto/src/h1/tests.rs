@@ -526,6 +526,59 @@ fn header_block_flags_reach_the_connection() {
 }
 
 #[test]
+fn body_written_by_the_driver_is_framed_by_the_core() {
+    let req = method(Method::POST).body(BodyLength::Known(10));
+    let mut conn = ClientConn::new(Limits::default());
+    conn.send_request(req.head(), req.body).unwrap();
+    assert_eq!(conn.body_direct_room(), 10);
+    // Body bytes may only follow the whole head.
+    let mut early = ClientConn::new(Limits::default());
+    early.send_request(req.head(), req.body).unwrap();
+    assert!(matches!(early.advance_body(1), Err(UsageError::WrongState(_))));
+    assert!(early.poll_transmit().is_none(), "a failed connection writes nothing more");
+    let head = take_transmit(&mut conn);
+    assert!(head.ends_with(b"Content-Length: 10\r\n\r\n"));
+    conn.advance_body(0).unwrap();
+    conn.advance_body(4).unwrap();
+    assert_eq!((conn.body_direct_room(), conn.wants_body()), (6, true));
+    // Mixed with bytes handed to the core.
+    assert_eq!(conn.send_body(b"ab"), Ok(2));
+    assert_eq!(take_transmit(&mut conn), b"ab");
+    conn.advance_body(4).unwrap();
+    assert_eq!((conn.body_direct_room(), conn.wants_body()), (0, false));
+    assert!(conn.poll_transmit().is_none());
+    feed(&mut conn, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(conn.close_reason(), None);
+    conn.start_next_cycle().unwrap();
+
+    // More than declared is the caller's error, and it sticks.
+    let req = method(Method::POST).body(BodyLength::Known(3));
+    conn.send_request(req.head(), req.body).unwrap();
+    take_transmit(&mut conn);
+    assert_eq!(conn.advance_body(4), Err(UsageError::BodyLengthMismatch { declared: 3, sent: 4 }));
+    assert_eq!(conn.body_direct_room(), 0);
+    assert_eq!(conn.close_reason(), Some(CloseReason::Error));
+}
+
+#[test]
+fn chunked_and_waiting_bodies_are_not_written_directly() {
+    let chunked = method(Method::POST).body(BodyLength::Chunked);
+    let mut conn = ClientConn::new(Limits::default());
+    conn.send_request(chunked.head(), chunked.body).unwrap();
+    take_transmit(&mut conn);
+    assert_eq!(conn.body_direct_room(), 0);
+    assert!(matches!(conn.advance_body(1), Err(UsageError::WrongState(_))));
+
+    let expect = method(Method::POST).header("expect", "100-continue").body(BodyLength::Known(5));
+    let mut conn = ClientConn::new(Limits::default());
+    conn.send_request(expect.head(), expect.body).unwrap();
+    take_transmit(&mut conn);
+    assert_eq!(conn.body_direct_room(), 0, "the body waits for 100 Continue");
+    conn.handle_continue_timeout();
+    assert_eq!(conn.body_direct_room(), 5);
+}
+
+#[test]
 fn usage_errors_stick() {
     let mut conn = ClientConn::new(Limits::default());
     let bad = Req { target: "/\n", ..get() };

@@ -211,7 +211,10 @@ fn send(
     let length = body_length(&req.method, &req.body);
     conn.proto.send_request(request_head(req, target, config), length)?;
     let write = Wait { deadlines: *deadlines, gap: req.timeouts.read, phase: Phase::Write };
-    conn.flush(&write)?;
+    // A body in memory carries the head with it in one vectored write (see `Conn::write_body`).
+    if !(matches!(req.body, RequestBody::Bytes(_)) && conn.proto.body_direct_room() > 0) {
+        conn.flush(&write)?;
+    }
     let mut early = None;
     if !matches!(length, BodyLength::None | BodyLength::Known(0)) {
         // Expect: 100-continue: wait a moment for the server's go-ahead (or its refusal).
@@ -269,7 +272,7 @@ fn answer_to_failed_upload(
 fn send_body(conn: &mut Conn, body: &mut RequestBody<Stream>, wait: &Wait) -> Result<()> {
     match body {
         RequestBody::Empty => {}
-        RequestBody::Bytes(bytes) => write_all(conn, bytes, wait)?,
+        RequestBody::Bytes(bytes) => conn.write_body(bytes, wait)?,
         RequestBody::Stream(reader) => {
             let mut buf = vec![0u8; 64 * 1024];
             while conn.proto.wants_body() {
@@ -279,7 +282,7 @@ fn send_body(conn: &mut Conn, body: &mut RequestBody<Stream>, wait: &Wait) -> Re
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                     Err(e) => return Err(Error::new(ErrorKind::Io, "reading the request body failed").with_source(e)),
                 };
-                write_all(conn, &buf[..n], wait)?;
+                conn.write_body(&buf[..n], wait)?;
             }
         }
     }
@@ -288,15 +291,6 @@ fn send_body(conn: &mut Conn, body: &mut RequestBody<Stream>, wait: &Wait) -> Re
         conn.proto.finish_body()?;
     }
     conn.flush(wait)
-}
-
-fn write_all(conn: &mut Conn, mut data: &[u8], wait: &Wait) -> Result<()> {
-    while !data.is_empty() && conn.proto.wants_body() {
-        let n = conn.proto.send_body(data)?;
-        data = &data[n..];
-        conn.flush(wait)?;
-    }
-    Ok(())
 }
 
 impl<'s> RequestBuilder<'s, Session> {

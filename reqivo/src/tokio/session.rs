@@ -217,7 +217,10 @@ async fn send(
     let length = body_length(&req.method, &req.body);
     conn.proto.send_request(request_head(req, target, config), length)?;
     let write = Wait { deadlines: *deadlines, gap: req.timeouts.read, phase: Phase::Write };
-    conn.flush(&write).await?;
+    // A body in memory carries the head with it in one vectored write (see `Conn::write_body`).
+    if !(matches!(req.body, RequestBody::Bytes(_)) && conn.proto.body_direct_room() > 0) {
+        conn.flush(&write).await?;
+    }
     let mut early = None;
     if !matches!(length, BodyLength::None | BodyLength::Known(0)) {
         // Expect: 100-continue: wait a moment for the server's go-ahead (or its refusal).
@@ -275,13 +278,13 @@ async fn answer_to_failed_upload(
 async fn send_body(conn: &mut Conn, body: &mut RequestBody<Stream>, wait: &Wait) -> Result<()> {
     match body {
         RequestBody::Empty => {}
-        RequestBody::Bytes(bytes) => write_all(conn, bytes, wait).await?,
+        RequestBody::Bytes(bytes) => conn.write_body(bytes, wait).await?,
         RequestBody::Stream(stream) => {
             while conn.proto.wants_body() {
                 let Some(piece) = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await else { break };
                 let piece =
                     piece.map_err(|e| Error::new(ErrorKind::Io, "reading the request body failed").with_source(e))?;
-                write_all(conn, &piece, wait).await?;
+                conn.write_body(&piece, wait).await?;
             }
         }
     }
@@ -290,15 +293,6 @@ async fn send_body(conn: &mut Conn, body: &mut RequestBody<Stream>, wait: &Wait)
         conn.proto.finish_body()?;
     }
     conn.flush(wait).await
-}
-
-async fn write_all(conn: &mut Conn, mut data: &[u8], wait: &Wait) -> Result<()> {
-    while !data.is_empty() && conn.proto.wants_body() {
-        let n = conn.proto.send_body(data)?;
-        data = &data[n..];
-        conn.flush(wait).await?;
-    }
-    Ok(())
 }
 
 impl<'s> RequestBuilder<'s, AsyncSession> {
