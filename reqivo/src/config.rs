@@ -113,7 +113,7 @@ impl<S: crate::request::sealed::Sealed> SessionBuilder<S> {
 
     /// Relative request URLs are resolved against this URL (RFC 3986), e.g. `base/` + `users/1`.
     pub fn base_url(mut self, url: impl IntoUrl) -> Self {
-        match url.into_url_ref().resolve(None) {
+        match url.into_url_ref().resolve(None, None) {
             Ok(u) => {
                 self.base_url = Some(u);
                 self

@@ -20,7 +20,7 @@ use crate::exchange::{
     apply_redirect, body_length, check_request, may_retry, redirect_error, request_head, response_meta,
 };
 use crate::pool::{Attempt, Pooled, SharedPool};
-use crate::request::{sealed, Driver, Prepared, RequestBody, RequestBuilder};
+use crate::request::{sealed, Driver, LastUrl, Prepared, RequestBody, RequestBuilder};
 use crate::response::{Response, Timings};
 use crate::trace;
 
@@ -47,6 +47,7 @@ struct Inner {
     /// Boxed: a connection changes hands several times per request (pool, attempt, body, pool again),
     /// and a box moves as one pointer.
     pool: Arc<SharedPool<Box<Conn>>>,
+    last_url: LastUrl,
 }
 
 impl sealed::Sealed for Session {
@@ -55,7 +56,10 @@ impl sealed::Sealed for Session {
     }
     fn from_config(config: Config) -> Self {
         let pool = SharedPool::new(config.pool);
-        Session { inner: Arc::new(Inner { config, pool }) }
+        Session { inner: Arc::new(Inner { config, pool, last_url: LastUrl::default() }) }
+    }
+    fn last_url(&self) -> &LastUrl {
+        &self.inner.last_url
     }
 }
 
