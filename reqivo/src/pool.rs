@@ -107,11 +107,16 @@ impl<C> SharedPool<C> {
         Ok(target)
     }
 
-    /// One checkout attempt. `is_open` is asked about each idle candidate before it is reused.
-    pub(crate) fn try_checkout(self: &Arc<Self>, key: &PoolKey, is_open: impl Fn(&C) -> bool) -> Attempt<C> {
+    /// One checkout attempt at `now`. `is_open` is asked about each idle candidate before it is reused.
+    pub(crate) fn try_checkout(
+        self: &Arc<Self>,
+        key: &PoolKey,
+        now: Instant,
+        is_open: impl Fn(&C) -> bool,
+    ) -> Attempt<C> {
         loop {
             let mut expired = Vec::new();
-            let decision = self.lock().checkout(key, Instant::now(), &mut expired);
+            let decision = self.lock().checkout(key, now, &mut expired);
             // Closed outside the lock.
             drop(expired);
             let slot = || Slot { pool: self.clone(), key: key.clone(), armed: true };

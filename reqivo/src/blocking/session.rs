@@ -175,9 +175,10 @@ impl Session {
         let config = &self.inner.config;
         let pool = &self.inner.pool;
         let wait_start = Instant::now();
+        let mut now = wait_start;
         loop {
             let seen = pool.generation();
-            match pool.try_checkout(key, |c| crate::net::idle_socket_is_open(c.io.tcp(), key.tls)) {
+            match pool.try_checkout(key, now, |c| crate::net::idle_socket_is_open(c.io.tcp(), key.tls)) {
                 Attempt::Reuse(mut pooled) => {
                     timings.pool_wait = Some(wait_start.elapsed());
                     pooled.conn.proto.set_limits(config.limits);
@@ -191,13 +192,14 @@ impl Session {
                     return Ok(slot.attach(Box::new(Conn::new(io, ClientConn::new(config.limits), remote))));
                 }
                 Attempt::Wait => {
-                    let now = Instant::now();
+                    now = Instant::now();
                     let pool_left = config.pool_wait_timeout.map(|t| t.saturating_sub(now - wait_start));
                     match deadlines.next(now, pool_left) {
                         Some((left, _)) if left.is_zero() => return Err(Error::timeout(Phase::PoolWait)),
                         Some((left, _)) => pool.wait_blocking(seen, left),
                         None => pool.wait_blocking(seen, std::time::Duration::from_secs(3600)),
                     }
+                    now = Instant::now();
                 }
             }
         }

@@ -176,12 +176,17 @@ impl AsyncSession {
         let config = &self.inner.config;
         let pool = &self.inner.pool;
         let wait_start = Instant::now();
+        let mut now = wait_start;
+        let mut waiting = false;
         loop {
-            // Registered before the checkout, so a slot freed in between still wakes this waiter.
-            let freed = pool.freed_async.notified();
+            // Registered before the checkout, so a slot freed in between still wakes this waiter; only once
+            // a checkout said `Wait` (it is then tried again, registered), as most checkouts never wait.
+            let freed = waiting.then(|| pool.freed_async.notified());
             tokio::pin!(freed);
-            freed.as_mut().enable();
-            match pool.try_checkout(key, |c| crate::net::idle_socket_is_open(c.io.tcp(), key.tls)) {
+            if let Some(freed) = freed.as_mut().as_pin_mut() {
+                freed.enable();
+            }
+            match pool.try_checkout(key, now, |c| crate::net::idle_socket_is_open(c.io.tcp(), key.tls)) {
                 Attempt::Reuse(mut pooled) => {
                     timings.pool_wait = Some(wait_start.elapsed());
                     pooled.conn.proto.set_limits(config.limits);
@@ -194,9 +199,11 @@ impl AsyncSession {
                     trace::event!("connected to {remote} (tls: {}) in {:?}", key.tls, timings.connect);
                     return Ok(slot.attach(Box::new(Conn::new(io, ClientConn::new(config.limits), remote))));
                 }
+                Attempt::Wait if !waiting => waiting = true,
                 Attempt::Wait => {
-                    let now = Instant::now();
+                    now = Instant::now();
                     let pool_left = config.pool_wait_timeout.map(|t| t.saturating_sub(now - wait_start));
+                    let Some(freed) = freed.as_pin_mut() else { continue };
                     match deadlines.next(now, pool_left) {
                         Some((left, _)) if left.is_zero() => return Err(Error::timeout(Phase::PoolWait)),
                         Some((left, _)) => {
@@ -204,6 +211,7 @@ impl AsyncSession {
                         }
                         None => freed.await,
                     }
+                    now = Instant::now();
                 }
             }
         }
