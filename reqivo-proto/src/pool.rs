@@ -191,6 +191,15 @@ impl Hasher for Fnv1a {
         self.0 = h;
     }
 
+    // A key's `tls`, `port` and the end marker of its host each take one step, not a loop over bytes.
+    fn write_u8(&mut self, n: u8) {
+        self.0 = (self.0 ^ u64::from(n)).wrapping_mul(0x0100_0000_01b3);
+    }
+
+    fn write_u16(&mut self, n: u16) {
+        self.0 = (self.0 ^ u64::from(n)).wrapping_mul(0x0100_0000_01b3);
+    }
+
     fn finish(&self) -> u64 {
         self.0
     }
