@@ -238,6 +238,26 @@ parity!(read_timeout_silent_server, |d| {
     assert!(e.url().is_some(), "the error names the URL: {e:?}");
 });
 
+parity!(write_timeout_peer_not_reading, |d| {
+    // A peer that accepts and never reads: the upload fills the socket buffers, and the read timeout (which
+    // also bounds a blocked write) fires in the write phase.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (done, wait_done) = std::sync::mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        let (_socket, _) = listener.accept().unwrap();
+        let _ = wait_done.recv();
+    });
+    let start = std::time::Instant::now();
+    let req = Req::post(format!("http://{addr}/")).body(vec![b'x'; 64 << 20]);
+    let r = support::run(d, &Opts::new().read_timeout(ms(300)), req);
+    expect_kind(r, ErrorKind::Timeout(TimeoutPhase::Write));
+    let took = start.elapsed();
+    assert!(took >= ms(250) && took < ms(3000), "write timeout of 300 ms fired after {took:?}");
+    done.send(()).unwrap();
+    holder.join().unwrap();
+});
+
 parity!(total_timeout_slow_drip, |d| {
     let server =
         RawServer::start(Behaviour::Drip { head: "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n", every: ms(100) });

@@ -61,12 +61,7 @@ impl Conn {
                 Some((left, _)) if left.is_zero() => return Err(Error::timeout(Phase::Write)),
                 other => other.map(|(left, _)| left),
             };
-            let write = self.io.write(bytes);
-            let n = match left {
-                Some(left) => tokio::time::timeout(left, write).await.map_err(|_| Error::timeout(Phase::Write))?,
-                None => write.await,
-            }
-            .map_err(|e| io_error(e, Phase::Write))?;
+            let n = within(left, self.io.write(bytes)).await?;
             if n == 0 {
                 return Err(Error::new(ErrorKind::Io, "connection closed while sending"));
             }
@@ -93,12 +88,7 @@ impl Conn {
             };
             let queued = self.proto.poll_transmit().unwrap_or_default();
             let slices = [IoSlice::new(queued), IoSlice::new(data)];
-            let write = self.io.write_vectored(&slices);
-            let n = match left {
-                Some(left) => tokio::time::timeout(left, write).await.map_err(|_| Error::timeout(Phase::Write))?,
-                None => write.await,
-            }
-            .map_err(|e| io_error(e, Phase::Write))?;
+            let n = within(left, self.io.write_vectored(&slices)).await?;
             if n == 0 {
                 return Err(Error::new(ErrorKind::Io, "connection closed while sending"));
             }
@@ -199,6 +189,20 @@ fn expired(wait: &Wait) -> Result<bool> {
     } else {
         Ok(false)
     }
+}
+
+/// Runs a write within `left` (`None` = unbounded). The timer is set up only when the write does not
+/// complete at once: most do, and a timer costs more than the write itself.
+async fn within(left: Option<Duration>, write: impl Future<Output = std::io::Result<usize>>) -> Result<usize> {
+    let mut write = std::pin::pin!(write);
+    let written = match poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await {
+        Poll::Ready(written) => written,
+        Poll::Pending => match left {
+            Some(left) => tokio::time::timeout(left, write).await.map_err(|_| Error::timeout(Phase::Write))?,
+            None => write.await,
+        },
+    };
+    written.map_err(|e| io_error(e, Phase::Write))
 }
 
 /// Reads into the spare capacity the core reserved, without zeroing it first.
