@@ -15,6 +15,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The origin a connection is bound to.
@@ -22,8 +23,8 @@ use std::time::{Duration, Instant};
 pub struct PoolKey {
     /// True for `https`.
     pub tls: bool,
-    /// Lower-case host name or IP literal (no brackets).
-    pub host: String,
+    /// Lower-case host name or IP literal (no brackets). Shared: a key is cloned for every checkout.
+    pub host: Arc<str>,
     /// The port.
     pub port: u16,
 }
@@ -188,6 +189,15 @@ impl Hasher for Fnv1a {
             h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
         }
         self.0 = h;
+    }
+
+    // A key's `tls`, `port` and the end marker of its host each take one step, not a loop over bytes.
+    fn write_u8(&mut self, n: u8) {
+        self.0 = (self.0 ^ u64::from(n)).wrapping_mul(0x0100_0000_01b3);
+    }
+
+    fn write_u16(&mut self, n: u16) {
+        self.0 = (self.0 ^ u64::from(n)).wrapping_mul(0x0100_0000_01b3);
     }
 
     fn finish(&self) -> u64 {

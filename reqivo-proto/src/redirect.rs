@@ -65,15 +65,16 @@ impl std::error::Error for RedirectError {}
 pub struct Redirects {
     max: usize,
     followed: usize,
-    first: (Method, Uri),
-    /// Requests made after redirects; empty (no allocation) for the common request that is not redirected.
+    /// The requests of the chain, the first one included; empty (nothing copied, no allocation) until the
+    /// first redirect, as most requests are not redirected.
     visited: Vec<(Method, Uri)>,
 }
 
 impl Redirects {
-    /// A chain that starts with `method url` and follows at most `max` redirects.
-    pub fn new(max: usize, method: &Method, url: &Uri) -> Self {
-        Redirects { max, followed: 0, first: (method.clone(), url.clone()), visited: Vec::new() }
+    /// A chain that follows at most `max` redirects. Its first request is the one the first
+    /// [`Redirects::on_response`] call names.
+    pub fn new(max: usize) -> Self {
+        Redirects { max, followed: 0, visited: Vec::new() }
     }
 
     /// Redirects followed so far.
@@ -113,8 +114,11 @@ impl Redirects {
         if self.followed >= self.max {
             return Err(RedirectError::TooMany(self.max));
         }
+        if self.visited.is_empty() {
+            self.visited.push((method.clone(), url.clone()));
+        }
         let seen = |(m, u): &(Method, Uri)| *m == new_method && *u == next;
-        if seen(&self.first) || self.visited.iter().any(seen) {
+        if self.visited.iter().any(seen) {
             return Err(RedirectError::Loop(next.to_string()));
         }
         let cross_origin = Target::from_uri(url).map(|t| t.key != next_target.key).unwrap_or(true);
@@ -135,7 +139,7 @@ mod tests {
     #[test]
     fn method_rules() {
         let url: Uri = "http://a/x".parse().unwrap();
-        let mut r = Redirects::new(10, &Method::POST, &url);
+        let mut r = Redirects::new(10);
         let Decision::Follow(f) = r.on_response(&Method::POST, &url, StatusCode::FOUND, loc("/y"), true).unwrap()
         else {
             panic!()
@@ -160,13 +164,19 @@ mod tests {
     fn loops_and_limits() {
         let a: Uri = "http://h/a".parse().unwrap();
         let b: Uri = "http://h/b".parse().unwrap();
-        let mut r = Redirects::new(10, &Method::GET, &a);
+        let mut r = Redirects::new(10);
         assert!(matches!(r.on_response(&Method::GET, &a, StatusCode::FOUND, loc("/b"), true), Ok(Decision::Follow(_))));
         assert!(matches!(
             r.on_response(&Method::GET, &b, StatusCode::FOUND, loc("/a"), true),
             Err(RedirectError::Loop(_))
         ));
-        let mut r = Redirects::new(1, &Method::GET, &a);
+        // Straight back to the first request.
+        let mut r = Redirects::new(10);
+        assert!(matches!(
+            r.on_response(&Method::GET, &a, StatusCode::FOUND, loc("/a"), true),
+            Err(RedirectError::Loop(_))
+        ));
+        let mut r = Redirects::new(1);
         assert!(matches!(r.on_response(&Method::GET, &a, StatusCode::FOUND, loc("/b"), true), Ok(Decision::Follow(_))));
         assert!(matches!(
             r.on_response(&Method::GET, &b, StatusCode::FOUND, loc("/c"), true),

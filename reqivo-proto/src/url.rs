@@ -2,7 +2,9 @@
 //! relative references (RFC 3986 §5.2, for `base_url` and redirects), and query/form encoding.
 
 use std::fmt;
+use std::sync::Arc;
 
+use http::uri::{Authority, PathAndQuery, Scheme};
 use http::Uri;
 
 use crate::pool::PoolKey;
@@ -30,10 +32,13 @@ impl std::error::Error for UrlError {}
 pub struct Target {
     /// Where to connect (scheme class, host, port).
     pub key: PoolKey,
-    /// The origin-form request target: path and query, at least `/`.
-    pub path_and_query: String,
+    /// The origin-form request target: path and query, at least `/`. Shares the URL's bytes.
+    pub path_and_query: PathAndQuery,
     /// The `Host` header value: the host, with `:port` when not the scheme's default.
-    pub host_header: String,
+    pub host_header: Arc<str>,
+    /// The scheme and authority as written: a later URL with the same ones has the same origin.
+    scheme: Scheme,
+    authority: Authority,
 }
 
 /// The default port of a scheme we speak, or `None` when we do not speak it.
@@ -48,10 +53,26 @@ fn default_port(scheme: &str) -> Option<(u16, bool)> {
 impl Target {
     /// Splits an absolute URL. Userinfo (`user:pass@`) is refused: credentials belong in headers.
     pub fn from_uri(uri: &Uri) -> Result<Target, UrlError> {
-        let scheme = uri.scheme_str().ok_or_else(|| UrlError::new("URL has no scheme"))?;
-        let (default, tls) = default_port(scheme)
-            .or_else(|| default_port(&scheme.to_ascii_lowercase()))
-            .ok_or_else(|| UrlError::new(format!("unsupported URL scheme {:?}", scheme.to_ascii_lowercase())))?;
+        Target::from_uri_after(uri, None)
+    }
+
+    /// [`Target::from_uri`], sharing the pool key and `Host` of `previous` when `uri` has the same scheme
+    /// and authority (compared as `http` does, ignoring ASCII case): most requests of a session go to one
+    /// origin, and then nothing but the path is taken from the URL.
+    pub fn from_uri_after(uri: &Uri, previous: Option<&Target>) -> Result<Target, UrlError> {
+        if let (Some(prev), Some(scheme), Some(authority)) = (previous, uri.scheme(), uri.authority()) {
+            // The authority was accepted for `previous`, and a case-insensitive match splits the same way.
+            // (`Authority`'s own `==` compares byte by byte after lowering both: try the exact match first.)
+            let (a, b) = (prev.authority.as_str(), authority.as_str());
+            if prev.scheme == *scheme && (a == b || a.eq_ignore_ascii_case(b)) {
+                return Ok(Target { path_and_query: origin_form(uri)?, ..prev.clone() });
+            }
+        }
+        let scheme = uri.scheme().ok_or_else(|| UrlError::new("URL has no scheme"))?;
+        let (default, tls) =
+            default_port(scheme.as_str()).or_else(|| default_port(&scheme.as_str().to_ascii_lowercase())).ok_or_else(
+                || UrlError::new(format!("unsupported URL scheme {:?}", scheme.as_str().to_ascii_lowercase())),
+            )?;
         let authority = uri.authority().ok_or_else(|| UrlError::new("URL has no host"))?;
         if authority.as_str().contains('@') {
             return Err(UrlError::new("credentials in the URL are not supported; use a header"));
@@ -61,21 +82,31 @@ impl Target {
             return Err(UrlError::new("URL has an empty host"));
         }
         let port = port.unwrap_or(default);
-        // Built by hand (no `format!`): this runs for every request.
         let mut host_header = String::with_capacity(host.len() + 6);
         host_header.push_str(host);
         host_header.make_ascii_lowercase();
-        let bare_host = host_header.trim_start_matches('[').trim_end_matches(']').to_owned();
+        let bare_host = Arc::from(host_header.trim_start_matches('[').trim_end_matches(']'));
         if port != default {
             host_header.push(':');
             push_decimal(&mut host_header, port);
         }
-        let path_and_query = match uri.path_and_query() {
-            Some(pq) if pq.as_str().starts_with('/') => pq.as_str().to_owned(),
-            Some(pq) => format!("/{}", pq.as_str()),
-            None => "/".to_owned(),
-        };
-        Ok(Target { key: PoolKey { tls, host: bare_host, port }, path_and_query, host_header })
+        Ok(Target {
+            key: PoolKey { tls, host: bare_host, port },
+            path_and_query: origin_form(uri)?,
+            host_header: Arc::from(host_header),
+            scheme: scheme.clone(),
+            authority: authority.clone(),
+        })
+    }
+}
+
+/// The origin-form target of an absolute URL: its path and query, at least `/`.
+fn origin_form(uri: &Uri) -> Result<PathAndQuery, UrlError> {
+    match uri.path_and_query() {
+        Some(pq) if pq.as_str().starts_with('/') => Ok(pq.clone()),
+        Some(pq) => PathAndQuery::try_from(format!("/{}", pq.as_str()))
+            .map_err(|e| UrlError::new(format!("invalid path {:?}: {e}", pq.as_str()))),
+        None => Ok(PathAndQuery::from_static("/")),
     }
 }
 
@@ -273,14 +304,42 @@ mod tests {
         let t = Target::from_uri(&"http://Example.com:8080/a?b=1".parse().unwrap()).unwrap();
         assert_eq!(t.key, PoolKey { tls: false, host: "example.com".into(), port: 8080 });
         assert_eq!(t.path_and_query, "/a?b=1");
-        assert_eq!(t.host_header, "example.com:8080");
+        assert_eq!(&*t.host_header, "example.com:8080");
         let t = Target::from_uri(&"https://[::1]".parse().unwrap()).unwrap();
         assert_eq!(t.key, PoolKey { tls: true, host: "::1".into(), port: 443 });
-        assert_eq!(t.host_header, "[::1]");
+        assert_eq!(&*t.host_header, "[::1]");
         assert_eq!(t.path_and_query, "/");
         assert!(Target::from_uri(&"ftp://x/".parse().unwrap()).is_err());
         assert!(Target::from_uri(&"http://u:p@x/".parse().unwrap()).is_err());
         assert!(Target::from_uri(&"/relative".parse().unwrap()).is_err());
+    }
+
+    #[test]
+    fn target_after_shares_the_origin_of_the_same_authority() {
+        let split = |url: &str, prev: Option<&Target>| Target::from_uri_after(&url.parse().unwrap(), prev);
+        let first = split("http://Example.com:8080/a", None).unwrap();
+        let next = split("http://example.COM:8080/b?c", Some(&first)).unwrap();
+        assert!(Arc::ptr_eq(&next.host_header, &first.host_header) && Arc::ptr_eq(&next.key.host, &first.key.host));
+        assert_eq!(next.path_and_query, "/b?c");
+        assert_eq!(next, Target::from_uri(&"http://example.com:8080/b?c".parse().unwrap()).unwrap());
+        // Anything else is split afresh, and gives what `from_uri` gives.
+        for url in [
+            "http://example.com/b",
+            "http://example.com:80/b",
+            "http://example.com:8081/b",
+            "https://example.com:8080/b",
+            "ws://example.com:8080/b",
+            "http://other.example:8080/b",
+            "http://[::1]:8080/b",
+        ] {
+            let t = split(url, Some(&first)).unwrap();
+            assert!(!Arc::ptr_eq(&t.host_header, &first.host_header), "{url}");
+            assert_eq!(t, Target::from_uri(&url.parse().unwrap()).unwrap(), "{url}");
+        }
+        for bad in ["http://u@example.com:8080/", "ftp://example.com:8080/", "/relative", "http://:8080/"] {
+            let uri: Uri = bad.parse().unwrap();
+            assert!(Target::from_uri_after(&uri, Some(&first)).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use http::header::{HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 use http::Uri;
-use reqivo_proto::h1::Limits;
+use reqivo_proto::h1::{HeaderBlock, Limits};
 use reqivo_proto::pool::PoolConfig;
 
 use crate::error::{Error, Result};
@@ -32,6 +32,10 @@ pub struct Config {
     /// What a request without headers of its own sends: `default_headers` plus `Accept-Encoding` when
     /// gzip is on. Merged once here, so such a request clones it instead of merging again.
     pub request_headers: HeaderMap,
+    /// `request_headers` checked and encoded once: a request without headers of its own copies these
+    /// bytes instead of checking and encoding every field again. `None` when they hold a `Host` (taken
+    /// out per request) or fail the check (the request then fails with the error `send` always gave).
+    pub request_block: Option<HeaderBlock>,
     pub timeouts: Timeouts,
     pub limits: Limits,
     pub pool: PoolConfig,
@@ -109,7 +113,7 @@ impl<S: crate::request::sealed::Sealed> SessionBuilder<S> {
 
     /// Relative request URLs are resolved against this URL (RFC 3986), e.g. `base/` + `users/1`.
     pub fn base_url(mut self, url: impl IntoUrl) -> Self {
-        match url.into_url_ref().resolve(None) {
+        match url.into_url_ref().resolve(None, None) {
             Ok(u) => {
                 self.base_url = Some(u);
                 self
@@ -260,10 +264,12 @@ impl<S: crate::request::sealed::Sealed> SessionBuilder<S> {
         }
         let tls = Arc::new(crate::tls::Tls::new(self.tls)?);
         let request_headers = crate::request::merge_headers(&self.default_headers, HeaderMap::new(), self.gzip);
+        let request_block = HeaderBlock::new(&request_headers).ok();
         Ok(S::from_config(Config {
             base_url: self.base_url,
             default_headers: self.default_headers,
             request_headers,
+            request_block,
             timeouts: self.timeouts,
             limits: self.limits,
             pool: self.pool,

@@ -10,6 +10,7 @@ use reqivo_proto::h1::{BodyLength, RequestHead, ResponseHead};
 use reqivo_proto::redirect::{Follow, RedirectError};
 use reqivo_proto::url::Target;
 
+use crate::config::Config;
 use crate::error::{Error, ErrorKind};
 use crate::request::{Prepared, RequestBody};
 use crate::response::{Meta, Timings};
@@ -26,11 +27,12 @@ pub(crate) fn body_length<St>(method: &Method, body: &RequestBody<St>) -> BodyLe
 }
 
 /// The request head as the core will encode it for `target`.
-pub(crate) fn request_head<'a, St>(req: &'a Prepared<St>, target: &'a Target) -> RequestHead<'a> {
+pub(crate) fn request_head<'a, St>(req: &'a Prepared<St>, target: &'a Target, config: &'a Config) -> RequestHead<'a> {
     RequestHead {
         method: &req.method,
-        target: &target.path_and_query,
+        target: target.path_and_query.as_str(),
         host: req.host.as_deref().unwrap_or(&target.host_header),
+        defaults: if req.defaults { config.request_block.as_ref() } else { None },
         headers: &req.headers,
     }
 }
@@ -62,7 +64,13 @@ pub(crate) fn may_retry(
 }
 
 /// Points the request at the redirect target.
-pub(crate) fn apply_redirect<St>(req: &mut Prepared<St>, follow: Follow) {
+pub(crate) fn apply_redirect<St>(req: &mut Prepared<St>, follow: Follow, config: &Config) {
+    if req.defaults && (follow.drop_body || follow.cross_origin) {
+        // A default header may be among those removed below: spell the defaults out as fields (the
+        // request has none of its own when `defaults` is set).
+        req.headers = config.request_headers.clone();
+        req.defaults = false;
+    }
     if follow.drop_body {
         req.body = RequestBody::Empty;
         for name in [CONTENT_TYPE, CONTENT_LENGTH, CONTENT_ENCODING] {

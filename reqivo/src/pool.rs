@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use http::Uri;
 use reqivo_proto::pool::{Checkout, Pool, PoolConfig, PoolKey, PoolStats};
+use reqivo_proto::url::{Target, UrlError};
 
 pub(crate) struct SharedPool<C> {
     pool: Mutex<Pool<C>>,
@@ -22,6 +24,8 @@ pub(crate) struct SharedPool<C> {
     /// Blocking threads inside `wait_blocking`; changed under the lock. Waking a condition variable costs
     /// a syscall, so it is only done when someone waits.
     blocking_waiters: AtomicUsize,
+    /// The target of the last request: the next URL of the same origin shares its pool key and Host.
+    last_target: Mutex<Option<Target>>,
 }
 
 /// A connection slot counted as in use; released on drop unless its connection is checked back in.
@@ -55,6 +59,7 @@ impl<C> SharedPool<C> {
             freed_async: tokio::sync::Notify::new(),
             generation: AtomicU64::new(0),
             blocking_waiters: AtomicUsize::new(0),
+            last_target: Mutex::new(None),
         })
     }
 
@@ -92,11 +97,26 @@ impl<C> SharedPool<C> {
         self.freed_async.notify_waiters();
     }
 
-    /// One checkout attempt. `is_open` is asked about each idle candidate before it is reused.
-    pub(crate) fn try_checkout(self: &Arc<Self>, key: &PoolKey, is_open: impl Fn(&C) -> bool) -> Attempt<C> {
+    /// Splits `uri` into its target ([`Target::from_uri_after`] the last one).
+    pub(crate) fn target(&self, uri: &Uri) -> Result<Target, UrlError> {
+        let mut last = self.last_target.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let target = Target::from_uri_after(uri, last.as_ref())?;
+        if !last.as_ref().is_some_and(|l| Arc::ptr_eq(&l.host_header, &target.host_header)) {
+            *last = Some(target.clone());
+        }
+        Ok(target)
+    }
+
+    /// One checkout attempt at `now`. `is_open` is asked about each idle candidate before it is reused.
+    pub(crate) fn try_checkout(
+        self: &Arc<Self>,
+        key: &PoolKey,
+        now: Instant,
+        is_open: impl Fn(&C) -> bool,
+    ) -> Attempt<C> {
         loop {
             let mut expired = Vec::new();
-            let decision = self.lock().checkout(key, Instant::now(), &mut expired);
+            let decision = self.lock().checkout(key, now, &mut expired);
             // Closed outside the lock.
             drop(expired);
             let slot = || Slot { pool: self.clone(), key: key.clone(), armed: true };

@@ -1,5 +1,6 @@
 //! The request builder both sessions share, and request preparation (URL resolution, header merging).
 
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -14,6 +15,7 @@ pub(crate) mod sealed {
     pub trait Sealed {
         fn config(&self) -> &crate::config::Config;
         fn from_config(config: crate::config::Config) -> Self;
+        fn last_url(&self) -> &crate::request::LastUrl;
     }
 }
 
@@ -43,24 +45,59 @@ pub enum UrlRef {
 }
 
 impl UrlRef {
-    /// Resolves against `base` (when given and the reference is relative) and parses.
-    pub(crate) fn resolve(self, base: Option<&Uri>) -> Result<Uri> {
+    /// Resolves against `base` (when given and the reference is relative) and parses. With `last`, text
+    /// equal to the last text resolved gives the same URL again without parsing.
+    pub(crate) fn resolve(self, base: Option<&Uri>, last: Option<&LastUrl>) -> Result<Uri> {
         let text = match self {
             UrlRef::Uri(u) if u.scheme().is_some() => return Ok(u),
             UrlRef::Uri(u) => u.to_string(),
             UrlRef::Text(t) => t,
         };
-        match base {
-            Some(base) => Ok(reqivo_proto::url::resolve(base, &text)?),
-            None => {
-                let uri =
-                    text.parse::<Uri>().map_err(|e| Error::invalid(format!("invalid URL {text:?}")).with_source(e))?;
-                if uri.scheme().is_none() {
-                    return Err(Error::invalid(format!("relative URL {text:?} needs a base_url on the session")));
-                }
-                Ok(uri)
-            }
+        if let Some(uri) = last.and_then(|l| l.get(&text)) {
+            return Ok(uri);
         }
+        // Parsed in place: `parse` would copy the text into a fresh buffer first.
+        let text = Bytes::from(text);
+        let uri = match base {
+            Some(base) => reqivo_proto::url::resolve(base, as_str(&text))?,
+            None => {
+                let uri = Uri::from_maybe_shared(text.clone())
+                    .map_err(|e| Error::invalid(format!("invalid URL {:?}", as_str(&text))).with_source(e))?;
+                if uri.scheme().is_none() {
+                    return Err(Error::invalid(format!(
+                        "relative URL {:?} needs a base_url on the session",
+                        as_str(&text)
+                    )));
+                }
+                uri
+            }
+        };
+        if let Some(last) = last {
+            last.set(text, &uri);
+        }
+        Ok(uri)
+    }
+}
+
+/// The text of a `Bytes` made from a `String`.
+fn as_str(text: &Bytes) -> &str {
+    std::str::from_utf8(text).unwrap_or_default()
+}
+
+/// A session's last resolved URL text and its result: a session usually sends request after request to
+/// the same URL, and comparing the text costs a fraction of parsing it again.
+#[derive(Default)]
+pub struct LastUrl(Mutex<Option<(Bytes, Uri)>>);
+
+impl LastUrl {
+    fn get(&self, text: &str) -> Option<Uri> {
+        let last = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        last.as_ref().filter(|(t, _)| t[..] == *text.as_bytes()).map(|(_, uri)| uri.clone())
+    }
+
+    /// Keeps the text without a copy: the URL shares its bytes anyway.
+    fn set(&self, text: Bytes, uri: &Uri) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some((text, uri.clone()));
     }
 }
 
@@ -165,7 +202,10 @@ pub(crate) struct Prepared<St> {
     pub url: Uri,
     /// A `Host` the caller set by hand; it replaces the one derived from the URL (same origin only).
     pub host: Option<String>,
+    /// The request's own headers merged with the session's defaults; only its own when `defaults` is set.
     pub headers: HeaderMap,
+    /// The session's defaults go out as `Config::request_block`, ahead of `headers`.
+    pub defaults: bool,
     pub body: RequestBody<St>,
     pub timeouts: Timeouts,
 }
@@ -277,32 +317,42 @@ impl<'s, S: Driver> RequestBuilder<'s, S> {
     /// Resolves the URL, merges headers and timeouts.
     pub(crate) fn prepare(self) -> Result<(&'s S, Prepared<S::Stream>)> {
         let config = self.session.config();
-        let url = self
-            .url
-            .resolve(config.base_url.as_ref())
-            .and_then(|url| Ok(reqivo_proto::url::append_query(&url, &self.query)?));
+        let url = self.url.resolve(config.base_url.as_ref(), Some(self.session.last_url())).and_then(|url| match self
+            .query
+            .is_empty()
+        {
+            true => Ok(url),
+            false => Ok(reqivo_proto::url::append_query(&url, &self.query)?),
+        });
         let url = match (self.error, url) {
             (Some(e), Ok(u)) => return Err(e.with_url(&u)),
             (Some(e), Err(_)) => return Err(e),
             (None, Err(e)) => return Err(e),
             (None, Ok(u)) => u,
         };
-        let mut headers = if self.headers.is_empty() {
+        let defaults = self.headers.is_empty() && config.request_block.is_some();
+        let mut headers = if defaults {
+            self.headers
+        } else if self.headers.is_empty() {
             config.request_headers.clone()
         } else {
             merge_headers(&config.default_headers, self.headers, config.gzip)
         };
-        let host = match headers.remove(http::header::HOST).map(|v| v.to_str().map(str::to_owned)) {
-            Some(Ok(h)) => Some(h),
-            Some(Err(_)) => return Err(Error::invalid("the Host header must be visible ASCII").with_url(&url)),
-            None => None,
+        // No lookup when nothing can hold a Host (the block never does).
+        let host = match headers.is_empty() {
+            true => None,
+            false => match headers.remove(http::header::HOST).map(|v| v.to_str().map(str::to_owned)) {
+                Some(Ok(h)) => Some(h),
+                Some(Err(_)) => return Err(Error::invalid("the Host header must be visible ASCII").with_url(&url)),
+                None => None,
+            },
         };
         let timeouts = Timeouts {
             connect: self.timeouts.connect.or(config.timeouts.connect),
             read: self.timeouts.read.or(config.timeouts.read),
             total: self.timeouts.total.or(config.timeouts.total),
         };
-        Ok((self.session, Prepared { method: self.method, url, host, headers, body: self.body, timeouts }))
+        Ok((self.session, Prepared { method: self.method, url, host, headers, defaults, body: self.body, timeouts }))
     }
 }
 
@@ -378,6 +428,27 @@ pub(crate) use session_methods;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn last_url_gives_what_parsing_gives() {
+        let last = LastUrl::default();
+        let text = |t: &str| UrlRef::Text(t.to_owned());
+        let a = text("http://h:1/a?x").resolve(None, Some(&last)).unwrap();
+        assert_eq!(a, "http://h:1/a?x");
+        assert_eq!(text("http://h:1/a?x").resolve(None, Some(&last)).unwrap(), a);
+        assert_eq!(text("http://h:1/a?y").resolve(None, Some(&last)).unwrap(), "http://h:1/a?y");
+        // Failures are not remembered, and leave the last success in place.
+        assert!(text("http://h:1/a b").resolve(None, Some(&last)).is_err());
+        assert!(text("/a").resolve(None, Some(&last)).is_err());
+        assert_eq!(text("http://h:1/a?y").resolve(None, Some(&last)).unwrap(), "http://h:1/a?y");
+        // A relative reference, against the session's base.
+        let base: Uri = "http://h/api/".parse().unwrap();
+        for _ in 0..2 {
+            assert_eq!(text("v1/x").resolve(Some(&base), Some(&last)).unwrap(), "http://h/api/v1/x");
+        }
+        let uri: Uri = "http://other/".parse().unwrap();
+        assert_eq!(UrlRef::Uri(uri.clone()).resolve(None, Some(&last)).unwrap(), uri);
+    }
 
     #[test]
     fn request_headers_replace_defaults() {

@@ -238,6 +238,26 @@ parity!(read_timeout_silent_server, |d| {
     assert!(e.url().is_some(), "the error names the URL: {e:?}");
 });
 
+parity!(write_timeout_peer_not_reading, |d| {
+    // A peer that accepts and never reads: the upload fills the socket buffers, and the read timeout (which
+    // also bounds a blocked write) fires in the write phase.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (done, wait_done) = std::sync::mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        let (_socket, _) = listener.accept().unwrap();
+        let _ = wait_done.recv();
+    });
+    let start = std::time::Instant::now();
+    let req = Req::post(format!("http://{addr}/")).body(vec![b'x'; 64 << 20]);
+    let r = support::run(d, &Opts::new().read_timeout(ms(300)), req);
+    expect_kind(r, ErrorKind::Timeout(TimeoutPhase::Write));
+    let took = start.elapsed();
+    assert!(took >= ms(250) && took < ms(3000), "write timeout of 300 ms fired after {took:?}");
+    done.send(()).unwrap();
+    holder.join().unwrap();
+});
+
 parity!(total_timeout_slow_drip, |d| {
     let server =
         RawServer::start(Behaviour::Drip { head: "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n", every: ms(100) });
@@ -642,6 +662,23 @@ parity!(cross_origin_redirect_drops_credentials, |d| {
     assert!(echo_headers(&echo, "cookie").is_empty(), "Cookie leaked to another origin");
     assert_eq!(echo_headers(&echo, "x-other"), ["kept"]);
     assert_eq!(echo_headers(&echo, "host"), [b.addr().to_string()]);
+});
+
+parity!(default_headers_on_redirects_and_host, |d| {
+    // A request without headers of its own sends the session's defaults as one pre-encoded block; a
+    // redirect must still strip the credentials among them, and a default Host still replaces the URL's.
+    let a = HyperServer::start();
+    let b = HyperServer::start();
+    let opts = Opts::new().default_header("authorization", "Bearer secret").default_header("x-other", "kept");
+    let c = Client::new(d, &opts).unwrap();
+    let echo = c.fetch(Req::get(a.url("/redirect/302?to=/echo"))).unwrap().echo();
+    assert_eq!(echo_headers(&echo, "authorization"), ["Bearer secret"], "same origin keeps credentials");
+    let o = c.fetch(Req::get(a.url(&format!("/redirect/302?to={}", b.url("/echo"))))).unwrap();
+    let echo = o.echo();
+    assert!(echo_headers(&echo, "authorization").is_empty(), "a default Authorization leaked to another origin");
+    assert_eq!(echo_headers(&echo, "x-other"), ["kept"]);
+    let c = Client::new(d, &Opts::new().default_header("host", "example.test")).unwrap();
+    assert_eq!(echo_headers(&c.fetch(Req::get(a.url("/echo"))).unwrap().echo(), "host"), ["example.test"]);
 });
 
 parity!(trailers_and_repeated_headers, |d| {

@@ -255,6 +255,41 @@ impl ClientConn {
         Ok(take)
     }
 
+    /// How many body bytes the driver may write itself, straight from its own buffer and right after the
+    /// bytes of [`ClientConn::poll_transmit`] (one vectored write, no copy into the transmit buffer): what
+    /// is left of a `Content-Length` body. Zero whenever [`ClientConn::wants_body`] is false, and for a
+    /// chunked body (its framing goes through [`ClientConn::send_body`]).
+    pub fn body_direct_room(&self) -> u64 {
+        match self.send {
+            Send::Body(BodyProgress::Known { declared, sent }) if self.failure.is_none() => declared - sent,
+            _ => 0,
+        }
+    }
+
+    /// `written` body bytes the driver wrote itself went out, after everything `poll_transmit` held (see
+    /// [`ClientConn::body_direct_room`]). Of one vectored write, first [`ClientConn::advance_transmit`] the
+    /// transmit bytes, then advance the body by the rest.
+    pub fn advance_body(&mut self, written: usize) -> Result<(), UsageError> {
+        self.check_command()?;
+        let (declared, sent) = match self.send {
+            _ if written == 0 => return Ok(()),
+            // The request was cut short by a final response: the bytes went out, the connection closes.
+            Send::Abandoned => return Ok(()),
+            Send::Body(BodyProgress::Known { declared, sent }) if self.transmit.is_empty() => (declared, sent),
+            _ => {
+                return Err(self.fail_usage(UsageError::WrongState(
+                    "advance_body needs a Content-Length body in progress and poll_transmit written out",
+                )))
+            }
+        };
+        let sent = sent.saturating_add(written as u64);
+        if sent > declared {
+            return Err(self.fail_usage(UsageError::BodyLengthMismatch { declared, sent }));
+        }
+        self.send = Send::Body(BodyProgress::Known { declared, sent });
+        Ok(())
+    }
+
     /// Ends the request body (writes the last chunk when chunked; checks the length when known).
     pub fn finish_body(&mut self) -> Result<(), UsageError> {
         self.check_command()?;

@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 
 use bytes::{BufMut, BytesMut};
-use http::{header, Method};
+use http::{header, HeaderMap, Method};
 
 use super::{BodyLength, RequestHead, UsageError};
 
@@ -32,8 +32,12 @@ pub(super) fn encode_head(
     let info = validate(head, body)?;
 
     // Size the buffer once; the estimate only needs to be close.
-    let fields: usize = head.headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum();
-    dst.reserve(head.method.as_str().len() + head.target.len() + head.host.len() + fields + 64);
+    let fields: usize = match head.headers.is_empty() {
+        true => 0,
+        false => head.headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum(),
+    };
+    let defaults = head.defaults.map_or(0, |b| b.encoded.len());
+    dst.reserve(head.method.as_str().len() + head.target.len() + head.host.len() + defaults + fields + 64);
 
     dst.put_slice(head.method.as_str().as_bytes());
     dst.put_u8(b' ');
@@ -41,22 +45,75 @@ pub(super) fn encode_head(
     dst.put_slice(b" HTTP/1.1\r\nHost: ");
     dst.put_slice(head.host.as_bytes());
     dst.put_slice(b"\r\n");
-    for (name, value) in head.headers {
-        dst.put_slice(name.as_str().as_bytes());
-        dst.put_slice(b": ");
-        dst.put_slice(value.as_bytes());
-        dst.put_slice(b"\r\n");
+    if let Some(block) = head.defaults {
+        dst.put_slice(&block.encoded);
     }
+    encode_fields(dst, head.headers);
     match body {
         BodyLength::None => {}
-        // Writing to a BytesMut cannot fail: it grows as needed.
         BodyLength::Known(n) => {
-            let _ = write!(dst, "Content-Length: {n}\r\n");
+            dst.put_slice(b"Content-Length: ");
+            put_decimal(dst, n);
+            dst.put_slice(b"\r\n");
         }
         BodyLength::Chunked => dst.put_slice(b"Transfer-Encoding: chunked\r\n"),
     }
     dst.put_slice(b"\r\n");
     Ok(info)
+}
+
+/// Appends `n` in decimal (without `fmt`: this runs for every request with a body).
+fn put_decimal(dst: &mut BytesMut, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    dst.put_slice(&digits[i..]);
+}
+
+/// Appends `name: value\r\n` for every field, in order.
+fn encode_fields(dst: &mut impl BufMut, headers: &HeaderMap) {
+    if headers.is_empty() {
+        return;
+    }
+    for (name, value) in headers {
+        dst.put_slice(name.as_str().as_bytes());
+        dst.put_slice(b": ");
+        dst.put_slice(value.as_bytes());
+        dst.put_slice(b"\r\n");
+    }
+}
+
+/// Header fields checked and encoded once, then copied into many request heads (a session's default
+/// headers): each request then checks and encodes only its own fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeaderBlock {
+    /// `name: value\r\n` lines.
+    encoded: Vec<u8>,
+    /// What the fields imply for the request, as found by the same checks `send_request` makes.
+    fields: FieldInfo,
+}
+
+impl HeaderBlock {
+    /// Checks `headers` the way [`ClientConn::send_request`](super::ClientConn::send_request) checks a
+    /// request's fields (no CR/LF/NUL, no `Host`, no framing header) and encodes them.
+    pub fn new(headers: &HeaderMap) -> Result<HeaderBlock, UsageError> {
+        let fields = check_fields(headers)?;
+        let mut encoded = Vec::new();
+        encode_fields(&mut encoded, headers);
+        Ok(HeaderBlock { encoded, fields })
+    }
+
+    /// The encoded fields.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.encoded
+    }
 }
 
 /// Appends one chunk (`{hex len}\r\n{data}\r\n`). Empty data would read as the last chunk, so it is skipped.
@@ -86,9 +143,35 @@ pub(super) fn validate(head: &RequestHead<'_>, body: BodyLength) -> Result<Reque
     if !valid_authority(head.host) {
         return Err(UsageError::InvalidHost);
     }
-    // One pass over the fields: checks, and what the connection must remember (no lookups by name).
+    let own = check_fields(head.headers)?;
+    let defaults = head.defaults.map_or(FieldInfo::default(), |b| b.fields);
+    let expect_continue = own.expect_continue || defaults.expect_continue;
+    let has_body = matches!(body, BodyLength::Chunked) || matches!(body, BodyLength::Known(n) if n > 0);
+    Ok(RequestInfo {
+        close: own.close || defaults.close,
+        expect_continue: has_body && expect_continue,
+        is_head: method == Method::HEAD,
+        is_connect: method == Method::CONNECT,
+    })
+}
+
+/// What a request's fields say about the exchange.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct FieldInfo {
+    /// `Connection: close`.
+    close: bool,
+    /// `Expect: 100-continue`.
+    expect_continue: bool,
+}
+
+/// One pass over the fields: checks, and what the connection must remember (no lookups by name).
+fn check_fields(headers: &HeaderMap) -> Result<FieldInfo, UsageError> {
+    if headers.is_empty() {
+        // The common request sends only the session's defaults; iterating an empty map is not free.
+        return Ok(FieldInfo::default());
+    }
     let (mut close, mut expect_continue) = (false, false);
-    for (name, value) in head.headers {
+    for (name, value) in headers {
         if name == header::CONTENT_LENGTH || name == header::TRANSFER_ENCODING {
             return Err(UsageError::FramingHeader(name.as_str().to_owned()));
         }
@@ -102,13 +185,7 @@ pub(super) fn validate(head: &RequestHead<'_>, body: BodyLength) -> Result<Reque
             expect_continue |= value.as_bytes().eq_ignore_ascii_case(b"100-continue");
         }
     }
-    let has_body = matches!(body, BodyLength::Chunked) || matches!(body, BodyLength::Known(n) if n > 0);
-    Ok(RequestInfo {
-        close,
-        expect_continue: has_body && expect_continue,
-        is_head: method == Method::HEAD,
-        is_connect: method == Method::CONNECT,
-    })
+    Ok(FieldInfo { close, expect_continue })
 }
 
 /// RFC 9112 §3.2: origin-form, or absolute-form (for proxies), or authority-form for CONNECT, or `*` for

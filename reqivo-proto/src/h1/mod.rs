@@ -26,7 +26,10 @@
 //! 1. [`ClientConn::send_request`] with the head and the body length.
 //! 2. While [`ClientConn::wants_body`] is true, hand body bytes to [`ClientConn::send_body`] and finally
 //!    call [`ClientConn::finish_body`]. With `Expect: 100-continue` `wants_body` stays false until the
-//!    server answers 100 or the driver calls [`ClientConn::handle_continue_timeout`].
+//!    server answers 100 or the driver calls [`ClientConn::handle_continue_timeout`]. A `Content-Length`
+//!    body may instead be written by the driver itself, up to [`ClientConn::body_direct_room`] bytes,
+//!    after the bytes of `poll_transmit` (one vectored write, no copy); it then reports them with
+//!    [`ClientConn::advance_body`], after `advance_transmit` for the transmit bytes of the same write.
 //! 3. After every command or input: write out [`ClientConn::poll_transmit`] (then
 //!    [`ClientConn::advance_transmit`]) until it is `None`, then drain [`ClientConn::poll_event`] until it
 //!    returns `Ok(None)`; then, if [`ClientConn::wants_read`], read from the socket into
@@ -58,6 +61,7 @@ pub use fields::HeaderFields;
 pub fn check_request(head: &RequestHead<'_>, body: BodyLength) -> Result<(), UsageError> {
     encode::validate(head, body).map(|_| ())
 }
+pub use encode::HeaderBlock;
 pub use error::{ProtoError, ProtoErrorKind, UsageError};
 
 use bytes::Bytes;
@@ -94,6 +98,9 @@ pub struct RequestHead<'a> {
     pub target: &'a str,
     /// The `Host` header value (`host` or `host:port`); written first.
     pub host: &'a str,
+    /// Fields checked and encoded beforehand (a session's defaults), written after `Host` and before
+    /// `headers`.
+    pub defaults: Option<&'a HeaderBlock>,
     /// Further headers, written in order after `Host`. `Content-Length` and `Transfer-Encoding` must not be
     /// here: the core writes them from the [`BodyLength`].
     pub headers: &'a HeaderMap,

@@ -39,7 +39,7 @@ impl Req {
         self
     }
     fn head(&self) -> RequestHead<'_> {
-        RequestHead { method: &self.method, target: self.target, host: HOST, headers: &self.headers }
+        RequestHead { method: &self.method, target: self.target, host: HOST, defaults: None, headers: &self.headers }
     }
 }
 
@@ -401,6 +401,10 @@ fn request_framing_headers_follow_body_length() {
     assert!(known.ends_with(b"\r\nContent-Length: 12\r\n\r\n"));
     let zero = encode(&post.clone().body(BodyLength::Known(0))).unwrap();
     assert!(zero.ends_with(b"\r\nContent-Length: 0\r\n\r\n"));
+    for n in [9, 10, 65_536, u64::MAX] {
+        let big = encode(&post.clone().body(BodyLength::Known(n))).unwrap();
+        assert!(big.ends_with(format!("\r\nContent-Length: {n}\r\n\r\n").as_bytes()), "{n}");
+    }
     let chunked = encode(&post.body(BodyLength::Chunked)).unwrap();
     assert!(chunked.ends_with(b"\r\nTransfer-Encoding: chunked\r\n\r\n"));
 }
@@ -433,11 +437,11 @@ fn injection_in_host_is_refused() {
     let headers = HeaderMap::new();
     for host in ["a\r\nX-Injected: 1", "a\nb", "a\0", "a b", "", "a/b", "a\tb"] {
         let mut conn = ClientConn::new(Limits::default());
-        let head = RequestHead { method: &Method::GET, target: "/", host, headers: &headers };
+        let head = RequestHead { method: &Method::GET, target: "/", host, defaults: None, headers: &headers };
         assert_eq!(conn.send_request(head, BodyLength::None), Err(UsageError::InvalidHost), "{host:?}");
         assert!(conn.poll_transmit().is_none());
     }
-    let head = RequestHead { method: &Method::GET, target: "/", host: "[::1]:8080", headers: &headers };
+    let head = RequestHead { method: &Method::GET, target: "/", host: "[::1]:8080", defaults: None, headers: &headers };
     assert!(ClientConn::new(Limits::default()).send_request(head, BodyLength::None).is_ok());
 }
 
@@ -477,6 +481,106 @@ fn framing_and_host_headers_are_refused() {
     assert_eq!(encode(&te), Err(UsageError::FramingHeader("transfer-encoding".into())));
     let host = get().header("host", "evil.example");
     assert_eq!(encode(&host), Err(UsageError::HostHeader));
+}
+
+#[test]
+fn header_block_is_written_like_the_same_fields_in_the_map() {
+    let own = get().header("user-agent", "reqivo").header("accept", "*/*").header("x-dup", "1").header("x-dup", "2");
+    let block = HeaderBlock::new(&own.headers).unwrap();
+    let split = get().header("x-own", "3");
+    let mut conn = ClientConn::new(Limits::default());
+    let head = RequestHead { defaults: Some(&block), ..split.head() };
+    conn.send_request(head, BodyLength::None).unwrap();
+    assert_eq!(
+        take_transmit(&mut conn),
+        b"GET / HTTP/1.1\r\nHost: example.com\r\nuser-agent: reqivo\r\naccept: */*\r\nx-dup: 1\r\nx-dup: 2\r\n\
+          x-own: 3\r\n\r\n"
+    );
+    assert_eq!(
+        encode(&own).unwrap().len(),
+        b"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n".len() + block.as_bytes().len()
+    );
+}
+
+#[test]
+fn header_block_refuses_what_a_request_refuses() {
+    for (name, value, error) in [
+        ("content-length", "5", UsageError::FramingHeader("content-length".into())),
+        ("transfer-encoding", "chunked", UsageError::FramingHeader("transfer-encoding".into())),
+        ("host", "evil.example", UsageError::HostHeader),
+    ] {
+        assert_eq!(HeaderBlock::new(&get().header(name, value).headers), Err(error));
+    }
+}
+
+#[test]
+fn header_block_flags_reach_the_connection() {
+    let close = HeaderBlock::new(&get().header("connection", "close").headers).unwrap();
+    let mut conn = ClientConn::new(Limits::default());
+    conn.send_request(RequestHead { defaults: Some(&close), ..get().head() }, BodyLength::None).unwrap();
+    take_transmit(&mut conn);
+    conn.recv_buf().extend_from_slice(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    while !matches!(conn.poll_event(), Ok(Some(Event::End))) {}
+    assert_eq!(conn.close_reason(), Some(CloseReason::RequestClose));
+
+    let expect = HeaderBlock::new(&get().header("expect", "100-continue").headers).unwrap();
+    let post = method(Method::POST);
+    let mut conn = ClientConn::new(Limits::default());
+    conn.send_request(RequestHead { defaults: Some(&expect), ..post.head() }, BodyLength::Known(3)).unwrap();
+    assert!(!conn.wants_body(), "the body waits for 100 Continue");
+}
+
+#[test]
+fn body_written_by_the_driver_is_framed_by_the_core() {
+    let req = method(Method::POST).body(BodyLength::Known(10));
+    let mut conn = ClientConn::new(Limits::default());
+    conn.send_request(req.head(), req.body).unwrap();
+    assert_eq!(conn.body_direct_room(), 10);
+    // Body bytes may only follow the whole head.
+    let mut early = ClientConn::new(Limits::default());
+    early.send_request(req.head(), req.body).unwrap();
+    assert!(matches!(early.advance_body(1), Err(UsageError::WrongState(_))));
+    assert!(early.poll_transmit().is_none(), "a failed connection writes nothing more");
+    let head = take_transmit(&mut conn);
+    assert!(head.ends_with(b"Content-Length: 10\r\n\r\n"));
+    conn.advance_body(0).unwrap();
+    conn.advance_body(4).unwrap();
+    assert_eq!((conn.body_direct_room(), conn.wants_body()), (6, true));
+    // Mixed with bytes handed to the core.
+    assert_eq!(conn.send_body(b"ab"), Ok(2));
+    assert_eq!(take_transmit(&mut conn), b"ab");
+    conn.advance_body(4).unwrap();
+    assert_eq!((conn.body_direct_room(), conn.wants_body()), (0, false));
+    assert!(conn.poll_transmit().is_none());
+    feed(&mut conn, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(conn.close_reason(), None);
+    conn.start_next_cycle().unwrap();
+
+    // More than declared is the caller's error, and it sticks.
+    let req = method(Method::POST).body(BodyLength::Known(3));
+    conn.send_request(req.head(), req.body).unwrap();
+    take_transmit(&mut conn);
+    assert_eq!(conn.advance_body(4), Err(UsageError::BodyLengthMismatch { declared: 3, sent: 4 }));
+    assert_eq!(conn.body_direct_room(), 0);
+    assert_eq!(conn.close_reason(), Some(CloseReason::Error));
+}
+
+#[test]
+fn chunked_and_waiting_bodies_are_not_written_directly() {
+    let chunked = method(Method::POST).body(BodyLength::Chunked);
+    let mut conn = ClientConn::new(Limits::default());
+    conn.send_request(chunked.head(), chunked.body).unwrap();
+    take_transmit(&mut conn);
+    assert_eq!(conn.body_direct_room(), 0);
+    assert!(matches!(conn.advance_body(1), Err(UsageError::WrongState(_))));
+
+    let expect = method(Method::POST).header("expect", "100-continue").body(BodyLength::Known(5));
+    let mut conn = ClientConn::new(Limits::default());
+    conn.send_request(expect.head(), expect.body).unwrap();
+    take_transmit(&mut conn);
+    assert_eq!(conn.body_direct_room(), 0, "the body waits for 100 Continue");
+    conn.handle_continue_timeout();
+    assert_eq!(conn.body_direct_room(), 5);
 }
 
 #[test]

@@ -43,6 +43,13 @@ impl Write for Transport {
         }
     }
 
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            Transport::Plain(s) => s.write_vectored(bufs),
+            Transport::Tls(s) => s.write_vectored(bufs),
+        }
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Transport::Plain(s) => s.flush(),
@@ -64,7 +71,7 @@ pub(crate) fn connect(
     // std offers no resolver with a timeout; IP literals resolve without a lookup.
     let addrs: Vec<SocketAddr> = match ip_literal(key) {
         Some(addr) => vec![addr],
-        None => (key.host.as_str(), key.port)
+        None => (&*key.host, key.port)
             .to_socket_addrs()
             .map_err(|e| Error::new(ErrorKind::Dns, format!("could not resolve {}", key.host)).with_source(e))?
             .collect(),

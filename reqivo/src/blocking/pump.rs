@@ -1,6 +1,6 @@
 //! The I/O loop: moves bytes between the socket and the core's buffers. Mirrors `tokio/pump.rs`.
 
-use std::io::{Read, Write};
+use std::io::{IoSlice, Read, Write};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -74,6 +74,37 @@ impl Conn {
             self.proto.advance_transmit(n);
         }
         self.io.flush().map_err(|e| io_error(e, Phase::Write))
+    }
+
+    /// Sends `data` as request body. A `Content-Length` body goes out straight from `data`, in vectored
+    /// writes behind what the core has queued (the head): it is never copied into the transmit buffer.
+    /// Otherwise (chunked) the core frames it and it is flushed.
+    pub(crate) fn write_body(&mut self, mut data: &[u8], wait: &Wait) -> Result<()> {
+        while !data.is_empty() && self.proto.wants_body() {
+            if self.proto.body_direct_room() < data.len() as u64 {
+                // Chunked, or more than declared: `send_body` frames it or says what is wrong.
+                let n = self.proto.send_body(data)?;
+                data = &data[n..];
+                self.flush(wait)?;
+                continue;
+            }
+            if !self.arm(wait)? {
+                return Err(Error::timeout(Phase::Write));
+            }
+            let queued = self.proto.poll_transmit().unwrap_or_default();
+            let n = self
+                .io
+                .write_vectored(&[IoSlice::new(queued), IoSlice::new(data)])
+                .map_err(|e| io_error(e, Phase::Write))?;
+            if n == 0 {
+                return Err(Error::new(ErrorKind::Io, "connection closed while sending"));
+            }
+            let from_queue = n.min(queued.len());
+            self.proto.advance_transmit(from_queue);
+            self.proto.advance_body(n - from_queue)?;
+            data = &data[n - from_queue..];
+        }
+        Ok(())
     }
 
     /// One read into the core's buffer; EOF is handed to the core. `Ok(false)` when the wait's own limit

@@ -19,7 +19,7 @@ use crate::exchange::{
     apply_redirect, body_length, check_request, may_retry, redirect_error, request_head, response_meta,
 };
 use crate::pool::{Attempt, Pooled, SharedPool};
-use crate::request::{sealed, Driver, Prepared, RequestBody, RequestBuilder};
+use crate::request::{sealed, Driver, LastUrl, Prepared, RequestBody, RequestBuilder};
 use crate::response::{Response, Timings};
 use crate::trace;
 
@@ -46,6 +46,7 @@ struct Inner {
     /// Boxed: a connection changes hands several times per request (pool, attempt, body, pool again),
     /// and a box moves as one pointer.
     pool: Arc<SharedPool<Box<Conn>>>,
+    last_url: LastUrl,
 }
 
 impl sealed::Sealed for Session {
@@ -54,7 +55,10 @@ impl sealed::Sealed for Session {
     }
     fn from_config(config: Config) -> Self {
         let pool = SharedPool::new(config.pool);
-        Session { inner: Arc::new(Inner { config, pool }) }
+        Session { inner: Arc::new(Inner { config, pool, last_url: LastUrl::default() }) }
+    }
+    fn last_url(&self) -> &LastUrl {
+        &self.inner.last_url
     }
 }
 
@@ -79,7 +83,7 @@ impl Session {
         let config = &self.inner.config;
         let start = Instant::now();
         let deadlines = Deadlines::new(start, req.timeouts.total);
-        let mut redirects = Redirects::new(config.max_redirects, &req.method, &req.url);
+        let mut redirects = Redirects::new(config.max_redirects);
         loop {
             let (pooled, head, timings, head_at) = self.attempt(&mut req, &deadlines, start)?;
             let decision = if config.follow_redirects {
@@ -100,7 +104,7 @@ impl Session {
                 Decision::Follow(follow) => {
                     trace::event!("following redirect to {}", follow.url);
                     Body::new(pooled, wait, false, None, head_at)?.discard();
-                    apply_redirect(&mut req, follow);
+                    apply_redirect(&mut req, follow, config);
                 }
             }
         }
@@ -113,7 +117,7 @@ impl Session {
         deadlines: &Deadlines,
         start: Instant,
     ) -> Result<(Pooled<Box<Conn>>, ResponseHead, Timings, Instant)> {
-        let target = Target::from_uri(&req.url).map_err(|e| Error::from(e).with_url(&req.url))?;
+        let target = self.inner.pool.target(&req.url).map_err(|e| Error::from(e).with_url(&req.url))?;
         let length = body_length(&req.method, &req.body);
         let mut retried = false;
         loop {
@@ -121,13 +125,13 @@ impl Session {
             let mut pooled = self
                 .checkout(
                     &target.key,
-                    (&request_head(req, &target), length),
+                    (&request_head(req, &target, &self.inner.config), length),
                     req.timeouts.connect,
                     deadlines,
                     &mut timings,
                 )
                 .map_err(|e| e.with_url(&req.url))?;
-            match send(&mut pooled.conn, req, &target, deadlines, self.inner.config.continue_timeout) {
+            match send(&mut pooled.conn, req, &target, deadlines, &self.inner.config) {
                 Ok(head) => {
                     let head_at = Instant::now();
                     timings.first_byte = head_at - start;
@@ -170,32 +174,32 @@ impl Session {
     ) -> Result<Pooled<Box<Conn>>> {
         let config = &self.inner.config;
         let pool = &self.inner.pool;
-        // The clock is read only once the pool makes the request wait: no wait is a zero wait.
-        let mut wait_start = None;
+        let wait_start = Instant::now();
+        let mut now = wait_start;
         loop {
             let seen = pool.generation();
-            match pool.try_checkout(key, |c| crate::net::idle_socket_is_open(c.io.tcp(), key.tls)) {
+            match pool.try_checkout(key, now, |c| crate::net::idle_socket_is_open(c.io.tcp(), key.tls)) {
                 Attempt::Reuse(mut pooled) => {
-                    timings.pool_wait = Some(wait_start.map_or(Duration::ZERO, |t: Instant| t.elapsed()));
+                    timings.pool_wait = Some(now - wait_start);
                     pooled.conn.proto.set_limits(config.limits);
                     return Ok(pooled);
                 }
                 Attempt::Connect(slot) => {
-                    timings.pool_wait = Some(wait_start.map_or(Duration::ZERO, |t: Instant| t.elapsed()));
+                    timings.pool_wait = Some(now - wait_start);
                     check_request(head, length)?;
                     let (io, remote) = connect(key, &config.tls, connect_timeout, deadlines, timings)?;
                     trace::event!("connected to {remote} (tls: {}) in {:?}", key.tls, timings.connect);
                     return Ok(slot.attach(Box::new(Conn::new(io, ClientConn::new(config.limits), remote))));
                 }
                 Attempt::Wait => {
-                    let now = Instant::now();
-                    let waited = now - *wait_start.get_or_insert(now);
-                    let pool_left = config.pool_wait_timeout.map(|t| t.saturating_sub(waited));
+                    now = Instant::now();
+                    let pool_left = config.pool_wait_timeout.map(|t| t.saturating_sub(now - wait_start));
                     match deadlines.next(now, pool_left) {
                         Some((left, _)) if left.is_zero() => return Err(Error::timeout(Phase::PoolWait)),
                         Some((left, _)) => pool.wait_blocking(seen, left),
                         None => pool.wait_blocking(seen, Duration::from_secs(3600)),
                     }
+                    now = Instant::now();
                 }
             }
         }
@@ -208,16 +212,19 @@ fn send(
     req: &mut Prepared<Stream>,
     target: &Target,
     deadlines: &Deadlines,
-    continue_timeout: Duration,
+    config: &Config,
 ) -> Result<ResponseHead> {
     let length = body_length(&req.method, &req.body);
-    conn.proto.send_request(request_head(req, target), length)?;
+    conn.proto.send_request(request_head(req, target, config), length)?;
     let write = Wait { deadlines: *deadlines, gap: req.timeouts.read, phase: Phase::Write };
-    conn.flush(&write)?;
+    // A body in memory carries the head with it in one vectored write (see `Conn::write_body`).
+    if !(matches!(req.body, RequestBody::Bytes(_)) && conn.proto.body_direct_room() > 0) {
+        conn.flush(&write)?;
+    }
     let mut early = None;
     if !matches!(length, BodyLength::None | BodyLength::Known(0)) {
         // Expect: 100-continue: wait a moment for the server's go-ahead (or its refusal).
-        let hold = Wait { deadlines: *deadlines, gap: Some(continue_timeout), phase: Phase::ResponseHead };
+        let hold = Wait { deadlines: *deadlines, gap: Some(config.continue_timeout), phase: Phase::ResponseHead };
         while !conn.proto.wants_body() && early.is_none() {
             match conn.wait_event(&hold)? {
                 Waited::GapElapsed => conn.proto.handle_continue_timeout(),
@@ -271,7 +278,7 @@ fn answer_to_failed_upload(
 fn send_body(conn: &mut Conn, body: &mut RequestBody<Stream>, wait: &Wait) -> Result<()> {
     match body {
         RequestBody::Empty => {}
-        RequestBody::Bytes(bytes) => write_all(conn, bytes, wait)?,
+        RequestBody::Bytes(bytes) => conn.write_body(bytes, wait)?,
         RequestBody::Stream(reader) => {
             let mut buf = vec![0u8; 64 * 1024];
             while conn.proto.wants_body() {
@@ -281,7 +288,7 @@ fn send_body(conn: &mut Conn, body: &mut RequestBody<Stream>, wait: &Wait) -> Re
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                     Err(e) => return Err(Error::new(ErrorKind::Io, "reading the request body failed").with_source(e)),
                 };
-                write_all(conn, &buf[..n], wait)?;
+                conn.write_body(&buf[..n], wait)?;
             }
         }
     }
@@ -290,15 +297,6 @@ fn send_body(conn: &mut Conn, body: &mut RequestBody<Stream>, wait: &Wait) -> Re
         conn.proto.finish_body()?;
     }
     conn.flush(wait)
-}
-
-fn write_all(conn: &mut Conn, mut data: &[u8], wait: &Wait) -> Result<()> {
-    while !data.is_empty() && conn.proto.wants_body() {
-        let n = conn.proto.send_body(data)?;
-        data = &data[n..];
-        conn.flush(wait)?;
-    }
-    Ok(())
 }
 
 impl<'s> RequestBuilder<'s, Session> {

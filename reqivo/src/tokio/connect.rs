@@ -47,6 +47,17 @@ impl AsyncWrite for Transport {
         }
     }
 
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Transport::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Transport::Tls(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+        }
+    }
+
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Transport::Plain(s) => Pin::new(s).poll_flush(cx),
@@ -85,7 +96,7 @@ pub(crate) async fn connect(
         None => within(
             phase_budget(deadlines, phase_end, Phase::Dns)?,
             Phase::Dns,
-            tokio::net::lookup_host((key.host.as_str(), key.port)),
+            tokio::net::lookup_host((&*key.host, key.port)),
         )
         .await?
         .map_err(|e| Error::new(ErrorKind::Dns, format!("could not resolve {}", key.host)).with_source(e))?

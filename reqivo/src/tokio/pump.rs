@@ -2,6 +2,7 @@
 //! it is poll-based underneath so the body can implement `AsyncRead` without boxing futures.
 
 use std::future::{poll_fn, Future};
+use std::io::IoSlice;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
@@ -60,18 +61,43 @@ impl Conn {
                 Some((left, _)) if left.is_zero() => return Err(Error::timeout(Phase::Write)),
                 other => other.map(|(left, _)| left),
             };
-            let write = self.io.write(bytes);
-            let n = match left {
-                Some(left) => tokio::time::timeout(left, write).await.map_err(|_| Error::timeout(Phase::Write))?,
-                None => write.await,
-            }
-            .map_err(|e| io_error(e, Phase::Write))?;
+            let n = within(left, self.io.write(bytes)).await?;
             if n == 0 {
                 return Err(Error::new(ErrorKind::Io, "connection closed while sending"));
             }
             self.proto.advance_transmit(n);
         }
         self.io.flush().await.map_err(|e| io_error(e, Phase::Write))
+    }
+
+    /// Sends `data` as request body. A `Content-Length` body goes out straight from `data`, in vectored
+    /// writes behind what the core has queued (the head): it is never copied into the transmit buffer.
+    /// Otherwise (chunked) the core frames it and it is flushed.
+    pub(crate) async fn write_body(&mut self, mut data: &[u8], wait: &Wait) -> Result<()> {
+        while !data.is_empty() && self.proto.wants_body() {
+            if self.proto.body_direct_room() < data.len() as u64 {
+                // Chunked, or more than declared: `send_body` frames it or says what is wrong.
+                let n = self.proto.send_body(data)?;
+                data = &data[n..];
+                self.flush(wait).await?;
+                continue;
+            }
+            let left = match wait.deadlines.next(Instant::now(), wait.gap) {
+                Some((left, _)) if left.is_zero() => return Err(Error::timeout(Phase::Write)),
+                other => other.map(|(left, _)| left),
+            };
+            let queued = self.proto.poll_transmit().unwrap_or_default();
+            let slices = [IoSlice::new(queued), IoSlice::new(data)];
+            let n = within(left, self.io.write_vectored(&slices)).await?;
+            if n == 0 {
+                return Err(Error::new(ErrorKind::Io, "connection closed while sending"));
+            }
+            let from_queue = n.min(queued.len());
+            self.proto.advance_transmit(from_queue);
+            self.proto.advance_body(n - from_queue)?;
+            data = &data[n - from_queue..];
+        }
+        Ok(())
     }
 
     /// One read into the core's buffer; EOF is handed to the core. `Ok(false)` when the wait's own limit
@@ -163,6 +189,20 @@ fn expired(wait: &Wait) -> Result<bool> {
     } else {
         Ok(false)
     }
+}
+
+/// Runs a write within `left` (`None` = unbounded). The timer is set up only when the write does not
+/// complete at once: most do, and a timer costs more than the write itself.
+async fn within(left: Option<Duration>, write: impl Future<Output = std::io::Result<usize>>) -> Result<usize> {
+    let mut write = std::pin::pin!(write);
+    let written = match poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await {
+        Poll::Ready(written) => written,
+        Poll::Pending => match left {
+            Some(left) => tokio::time::timeout(left, write).await.map_err(|_| Error::timeout(Phase::Write))?,
+            None => write.await,
+        },
+    };
+    written.map_err(|e| io_error(e, Phase::Write))
 }
 
 /// Reads into the spare capacity the core reserved, without zeroing it first.

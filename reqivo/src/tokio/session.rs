@@ -19,7 +19,7 @@ use crate::exchange::{
     apply_redirect, body_length, check_request, may_retry, redirect_error, request_head, response_meta,
 };
 use crate::pool::{Attempt, Pooled, SharedPool};
-use crate::request::{sealed, Driver, Prepared, RequestBody, RequestBuilder};
+use crate::request::{sealed, Driver, LastUrl, Prepared, RequestBody, RequestBuilder};
 use crate::response::{Response, Timings};
 use crate::trace;
 
@@ -46,6 +46,7 @@ struct Inner {
     /// Boxed: a connection changes hands several times per request (pool, attempt, body, pool again),
     /// and a box moves as one pointer.
     pool: Arc<SharedPool<Box<Conn>>>,
+    last_url: LastUrl,
 }
 
 impl sealed::Sealed for AsyncSession {
@@ -54,7 +55,10 @@ impl sealed::Sealed for AsyncSession {
     }
     fn from_config(config: Config) -> Self {
         let pool = SharedPool::new(config.pool);
-        AsyncSession { inner: Arc::new(Inner { config, pool }) }
+        AsyncSession { inner: Arc::new(Inner { config, pool, last_url: LastUrl::default() }) }
+    }
+    fn last_url(&self) -> &LastUrl {
+        &self.inner.last_url
     }
 }
 
@@ -79,7 +83,7 @@ impl AsyncSession {
         let config = &self.inner.config;
         let start = Instant::now();
         let deadlines = Deadlines::new(start, req.timeouts.total);
-        let mut redirects = Redirects::new(config.max_redirects, &req.method, &req.url);
+        let mut redirects = Redirects::new(config.max_redirects);
         loop {
             let (pooled, head, timings, head_at) = self.attempt(&mut req, &deadlines, start).await?;
             let decision = if config.follow_redirects {
@@ -100,7 +104,7 @@ impl AsyncSession {
                 Decision::Follow(follow) => {
                     trace::event!("following redirect to {}", follow.url);
                     AsyncBody::new(pooled, wait, false, None, head_at)?.discard().await;
-                    apply_redirect(&mut req, follow);
+                    apply_redirect(&mut req, follow, config);
                 }
             }
         }
@@ -113,7 +117,7 @@ impl AsyncSession {
         deadlines: &Deadlines,
         start: Instant,
     ) -> Result<(Pooled<Box<Conn>>, ResponseHead, Timings, Instant)> {
-        let target = Target::from_uri(&req.url).map_err(|e| Error::from(e).with_url(&req.url))?;
+        let target = self.inner.pool.target(&req.url).map_err(|e| Error::from(e).with_url(&req.url))?;
         let length = body_length(&req.method, &req.body);
         let mut retried = false;
         loop {
@@ -121,14 +125,14 @@ impl AsyncSession {
             let mut pooled = self
                 .checkout(
                     &target.key,
-                    (&request_head(req, &target), length),
+                    (&request_head(req, &target, &self.inner.config), length),
                     req.timeouts.connect,
                     deadlines,
                     &mut timings,
                 )
                 .await
                 .map_err(|e| e.with_url(&req.url))?;
-            match send(&mut pooled.conn, req, &target, deadlines, self.inner.config.continue_timeout).await {
+            match send(&mut pooled.conn, req, &target, deadlines, &self.inner.config).await {
                 Ok(head) => {
                     let head_at = Instant::now();
                     timings.first_byte = head_at - start;
@@ -171,30 +175,35 @@ impl AsyncSession {
     ) -> Result<Pooled<Box<Conn>>> {
         let config = &self.inner.config;
         let pool = &self.inner.pool;
-        // The clock is read only once the pool makes the request wait: no wait is a zero wait.
-        let mut wait_start = None;
+        let wait_start = Instant::now();
+        let mut now = wait_start;
+        let mut waiting = false;
         loop {
-            // Registered before the checkout, so a slot freed in between still wakes this waiter.
-            let freed = pool.freed_async.notified();
+            // Registered before the checkout, so a slot freed in between still wakes this waiter; only once
+            // a checkout said `Wait` (it is then tried again, registered), as most checkouts never wait.
+            let freed = waiting.then(|| pool.freed_async.notified());
             tokio::pin!(freed);
-            freed.as_mut().enable();
-            match pool.try_checkout(key, |c| crate::net::idle_socket_is_open(c.io.tcp(), key.tls)) {
+            if let Some(freed) = freed.as_mut().as_pin_mut() {
+                freed.enable();
+            }
+            match pool.try_checkout(key, now, |c| crate::net::idle_socket_is_open(c.io.tcp(), key.tls)) {
                 Attempt::Reuse(mut pooled) => {
-                    timings.pool_wait = Some(wait_start.map_or(Duration::ZERO, |t: Instant| t.elapsed()));
+                    timings.pool_wait = Some(now - wait_start);
                     pooled.conn.proto.set_limits(config.limits);
                     return Ok(pooled);
                 }
                 Attempt::Connect(slot) => {
-                    timings.pool_wait = Some(wait_start.map_or(Duration::ZERO, |t: Instant| t.elapsed()));
+                    timings.pool_wait = Some(now - wait_start);
                     check_request(head, length)?;
                     let (io, remote) = connect(key, &config.tls, connect_timeout, deadlines, timings).await?;
                     trace::event!("connected to {remote} (tls: {}) in {:?}", key.tls, timings.connect);
                     return Ok(slot.attach(Box::new(Conn::new(io, ClientConn::new(config.limits), remote))));
                 }
+                Attempt::Wait if !waiting => waiting = true,
                 Attempt::Wait => {
-                    let now = Instant::now();
-                    let waited = now - *wait_start.get_or_insert(now);
-                    let pool_left = config.pool_wait_timeout.map(|t| t.saturating_sub(waited));
+                    now = Instant::now();
+                    let pool_left = config.pool_wait_timeout.map(|t| t.saturating_sub(now - wait_start));
+                    let Some(freed) = freed.as_pin_mut() else { continue };
                     match deadlines.next(now, pool_left) {
                         Some((left, _)) if left.is_zero() => return Err(Error::timeout(Phase::PoolWait)),
                         Some((left, _)) => {
@@ -202,6 +211,7 @@ impl AsyncSession {
                         }
                         None => freed.await,
                     }
+                    now = Instant::now();
                 }
             }
         }
@@ -214,16 +224,19 @@ async fn send(
     req: &mut Prepared<Stream>,
     target: &Target,
     deadlines: &Deadlines,
-    continue_timeout: Duration,
+    config: &Config,
 ) -> Result<ResponseHead> {
     let length = body_length(&req.method, &req.body);
-    conn.proto.send_request(request_head(req, target), length)?;
+    conn.proto.send_request(request_head(req, target, config), length)?;
     let write = Wait { deadlines: *deadlines, gap: req.timeouts.read, phase: Phase::Write };
-    conn.flush(&write).await?;
+    // A body in memory carries the head with it in one vectored write (see `Conn::write_body`).
+    if !(matches!(req.body, RequestBody::Bytes(_)) && conn.proto.body_direct_room() > 0) {
+        conn.flush(&write).await?;
+    }
     let mut early = None;
     if !matches!(length, BodyLength::None | BodyLength::Known(0)) {
         // Expect: 100-continue: wait a moment for the server's go-ahead (or its refusal).
-        let hold = Wait { deadlines: *deadlines, gap: Some(continue_timeout), phase: Phase::ResponseHead };
+        let hold = Wait { deadlines: *deadlines, gap: Some(config.continue_timeout), phase: Phase::ResponseHead };
         while !conn.proto.wants_body() && early.is_none() {
             match conn.wait_event(&hold).await? {
                 Waited::GapElapsed => conn.proto.handle_continue_timeout(),
@@ -277,13 +290,13 @@ async fn answer_to_failed_upload(
 async fn send_body(conn: &mut Conn, body: &mut RequestBody<Stream>, wait: &Wait) -> Result<()> {
     match body {
         RequestBody::Empty => {}
-        RequestBody::Bytes(bytes) => write_all(conn, bytes, wait).await?,
+        RequestBody::Bytes(bytes) => conn.write_body(bytes, wait).await?,
         RequestBody::Stream(stream) => {
             while conn.proto.wants_body() {
                 let Some(piece) = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await else { break };
                 let piece =
                     piece.map_err(|e| Error::new(ErrorKind::Io, "reading the request body failed").with_source(e))?;
-                write_all(conn, &piece, wait).await?;
+                conn.write_body(&piece, wait).await?;
             }
         }
     }
@@ -292,15 +305,6 @@ async fn send_body(conn: &mut Conn, body: &mut RequestBody<Stream>, wait: &Wait)
         conn.proto.finish_body()?;
     }
     conn.flush(wait).await
-}
-
-async fn write_all(conn: &mut Conn, mut data: &[u8], wait: &Wait) -> Result<()> {
-    while !data.is_empty() && conn.proto.wants_body() {
-        let n = conn.proto.send_body(data)?;
-        data = &data[n..];
-        conn.flush(wait).await?;
-    }
-    Ok(())
 }
 
 impl<'s> RequestBuilder<'s, AsyncSession> {

@@ -218,7 +218,7 @@ impl<'s, S: Driver> WebSocketBuilder<'s, S> {
     /// Resolves the URL and merges the session's settings into the connection's parameters.
     pub(crate) fn prepare(self) -> Result<WsParams> {
         let config = self.session.config();
-        let url = self.url.resolve(config.base_url.as_ref());
+        let url = self.url.resolve(config.base_url.as_ref(), None);
         let url = match (self.error, url) {
             (Some(e), Ok(u)) => return Err(e.with_url(&u)),
             (Some(e), Err(_)) | (None, Err(e)) => return Err(e),
@@ -305,8 +305,9 @@ impl WsParams {
     pub(crate) fn request_head<'a>(&'a self, hs: &'a Handshake) -> RequestHead<'a> {
         RequestHead {
             method: &Method::GET,
-            target: &self.target.path_and_query,
+            target: self.target.path_and_query.as_str(),
             host: self.host.as_deref().unwrap_or(&self.target.host_header),
+            defaults: None,
             headers: &hs.headers,
         }
     }
