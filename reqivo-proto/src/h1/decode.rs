@@ -271,24 +271,29 @@ fn collect_fields(buf: &[u8], headers: &[httparse::Header<'_>]) -> Result<Vec<Sp
         return Err(err(ProtoErrorKind::TooManyHeaders, "more header fields than a header map holds"));
     }
     let outside = || err(ProtoErrorKind::InvalidHead, "header field outside the head");
-    // httparse hands out sub-slices of `buf`; their offsets let the map share the head's bytes.
+    // A head larger than 4 GiB cannot be addressed (and no sane limit allows one).
+    if u32::try_from(buf.len()).is_err() {
+        return Err(outside());
+    }
+    // httparse hands out sub-slices of `buf`; their offsets let the fields share the head's bytes.
     let base = buf.as_ptr() as usize;
-    let span = |part: &[u8]| -> Result<(u32, u32), ProtoError> {
-        if part.is_empty() {
-            return Ok((0, 0));
-        }
+    let span = |part: &[u8]| {
         let start = (part.as_ptr() as usize).wrapping_sub(base);
         let end = start.wrapping_add(part.len());
-        if start > end || end > buf.len() {
-            return Err(outside());
-        }
-        // A head larger than 4 GiB cannot be addressed (and no sane limit allows one).
-        Ok((u32::try_from(start).map_err(|_| outside())?, u32::try_from(end).map_err(|_| outside())?))
+        // Fits in u32: `end <= buf.len()`, checked below for the whole field at once.
+        (start as u32, end as u32, start <= end && end <= buf.len())
     };
     let mut fields = Vec::with_capacity(headers.len());
     for h in headers {
         let name = h.name.as_bytes();
-        fields.push(Span { name: span(name)?, value: span(h.value)?, known: known::of(name) });
+        // An empty part may point anywhere; it is stored as the empty range at 0.
+        let span = |part: &[u8]| if part.is_empty() { (0, 0, true) } else { span(part) };
+        let (name_start, name_end, name_inside) = span(name);
+        let (value_start, value_end, value_inside) = span(h.value);
+        if !(name_inside && value_inside) {
+            return Err(outside());
+        }
+        fields.push(Span { name: (name_start, name_end), value: (value_start, value_end), known: known::of(name) });
     }
     Ok(fields)
 }
