@@ -10,7 +10,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use http::HeaderMap;
 use tokio::io::{AsyncRead, ReadBuf};
 
-use super::pump::{Conn, Timer, Wait, Waited};
+use super::pump::{Conn, Wait, Waited};
 use crate::body::{drain_buffered, BodyDecoder, Pending, Step};
 use crate::error::{Error, Result};
 use crate::exchange::drain_more;
@@ -24,7 +24,6 @@ pub struct AsyncBody {
     decoder: BodyDecoder,
     pending: Pending,
     wait: Wait,
-    timer: Timer,
     started: Instant,
     elapsed: Option<Duration>,
 }
@@ -42,7 +41,6 @@ impl AsyncBody {
             decoder: BodyDecoder::new(gzip, limit),
             pending: Pending::default(),
             wait,
-            timer: Timer::default(),
             started: head_at,
             elapsed: None,
         };
@@ -82,7 +80,7 @@ impl AsyncBody {
                 return Poll::Ready(Ok(Some(b)));
             }
             let Some(pooled) = &mut self.conn else { return Poll::Ready(Ok(None)) };
-            let event = match ready!(pooled.conn.poll_wait_event(cx, &self.wait, &mut self.timer)) {
+            let event = match ready!(pooled.conn.poll_wait_event(cx, &self.wait)) {
                 Ok(Waited::Event(event)) => Ok(event),
                 Ok(Waited::GapElapsed) => Err(Error::timeout(self.wait.phase)),
                 Err(e) => Err(e),

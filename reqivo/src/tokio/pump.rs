@@ -22,6 +22,8 @@ pub(crate) struct Conn {
     pub(crate) io: Transport,
     pub(crate) proto: ClientConn,
     pub(crate) remote: SocketAddr,
+    /// The read timer, kept for the connection's life (see `Timer`).
+    timer: Timer,
 }
 
 /// The limits of one wait: the request's deadlines and the phase's own limit (the read gap).
@@ -39,16 +41,61 @@ pub(crate) enum Waited {
     GapElapsed,
 }
 
-/// The timer of the read in progress; armed when a read starts, disarmed when it completes.
+/// The timer of the read in progress. A tokio timer costs more to set up and take down than a read, so
+/// one is kept per connection and set only when a read has to wait; it is moved only when a wait must end
+/// sooner than it is set for: a timer set for an earlier wait's deadline that fires early is moved on then.
 #[derive(Default)]
-pub(crate) struct Timer {
+struct Timer {
     sleep: Option<Pin<Box<Sleep>>>,
-    armed: bool,
+    read: ReadWait,
+}
+
+/// The deadline of the read in progress, worked out only once the read has to wait.
+#[derive(Default, Clone, Copy)]
+enum ReadWait {
+    #[default]
+    Idle,
+    /// Started with this much time left (`None` = unbounded), not waited yet.
+    Started(Option<Duration>),
+    Waiting(Option<tokio::time::Instant>),
+}
+
+impl Timer {
+    /// Called when a read returned `Pending`: ready when the read's time has run out.
+    fn poll_expired(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let until = match self.read {
+            ReadWait::Started(left) => {
+                let until = left.map(|left| tokio::time::Instant::now() + left);
+                self.read = ReadWait::Waiting(until);
+                until
+            }
+            ReadWait::Waiting(until) => until,
+            ReadWait::Idle => None,
+        };
+        let Some(until) = until else { return Poll::Pending };
+        let sleep = match &mut self.sleep {
+            Some(sleep) => {
+                if sleep.deadline() > until {
+                    sleep.as_mut().reset(until);
+                }
+                sleep
+            }
+            None => self.sleep.insert(Box::pin(tokio::time::sleep_until(until))),
+        };
+        loop {
+            ready!(sleep.as_mut().poll(cx));
+            if sleep.deadline() >= until {
+                self.read = ReadWait::Idle;
+                return Poll::Ready(());
+            }
+            sleep.as_mut().reset(until);
+        }
+    }
 }
 
 impl Conn {
     pub(crate) fn new(io: Transport, proto: ClientConn, remote: SocketAddr) -> Self {
-        Conn { io, proto, remote }
+        Conn { io, proto, remote, timer: Timer::default() }
     }
 
     /// Writes everything the core has queued.
@@ -102,50 +149,34 @@ impl Conn {
 
     /// One read into the core's buffer; EOF is handed to the core. `Ok(false)` when the wait's own limit
     /// ran out; a total-deadline expiry is an error.
-    fn poll_fill(&mut self, cx: &mut Context<'_>, wait: &Wait, timer: &mut Timer) -> Poll<Result<bool>> {
-        if !timer.armed {
-            match wait.deadlines.next_with(Instant::now, wait.gap) {
+    fn poll_fill(&mut self, cx: &mut Context<'_>, wait: &Wait) -> Poll<Result<bool>> {
+        if let ReadWait::Idle = self.timer.read {
+            let left = match wait.deadlines.next_with(Instant::now, wait.gap) {
                 Some((left, _)) if left.is_zero() => return Poll::Ready(expired(wait)),
-                Some((left, _)) => {
-                    let at = tokio::time::Instant::now() + left;
-                    match &mut timer.sleep {
-                        Some(sleep) => sleep.as_mut().reset(at),
-                        None => timer.sleep = Some(Box::pin(tokio::time::sleep_until(at))),
-                    }
-                }
-                None => timer.sleep = None,
-            }
-            timer.armed = true;
+                other => other.map(|(left, _)| left),
+            };
+            self.timer.read = ReadWait::Started(left);
         }
         match poll_read_into(Pin::new(&mut self.io), cx, self.proto.recv_buf()) {
             Poll::Ready(Ok(0)) => self.proto.handle_eof(),
             Poll::Ready(Ok(_)) => {}
             Poll::Ready(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Poll::Ready(Err(e)) => {
-                timer.armed = false;
+                self.timer.read = ReadWait::Idle;
                 return Poll::Ready(Err(io_error(e, wait.phase)));
             }
             Poll::Pending => {
-                if let Some(sleep) = &mut timer.sleep {
-                    ready!(sleep.as_mut().poll(cx));
-                    timer.armed = false;
-                    return Poll::Ready(expired(wait));
-                }
-                return Poll::Pending;
+                ready!(self.timer.poll_expired(cx));
+                return Poll::Ready(expired(wait));
             }
         }
-        timer.armed = false;
+        self.timer.read = ReadWait::Idle;
         Poll::Ready(Ok(true))
     }
 
     /// The next event, reading as needed; the wait's own limit running out is reported, not an error.
     /// Nothing may be left to transmit (flush first).
-    pub(crate) fn poll_wait_event(
-        &mut self,
-        cx: &mut Context<'_>,
-        wait: &Wait,
-        timer: &mut Timer,
-    ) -> Poll<Result<Waited>> {
+    pub(crate) fn poll_wait_event(&mut self, cx: &mut Context<'_>, wait: &Wait) -> Poll<Result<Waited>> {
         loop {
             if let Some(event) = self.proto.poll_event()? {
                 return Poll::Ready(Ok(Waited::Event(event)));
@@ -156,7 +187,7 @@ impl Conn {
                     "connection stalled: no event and nothing to read",
                 )));
             }
-            if !ready!(self.poll_fill(cx, wait, timer))? {
+            if !ready!(self.poll_fill(cx, wait))? {
                 return Poll::Ready(Ok(Waited::GapElapsed));
             }
         }
@@ -170,16 +201,18 @@ impl Conn {
 
     /// Like `wait_event`, without writing first (after a failed write, to pick up the peer's answer).
     pub(crate) async fn read_event(&mut self, wait: &Wait) -> Result<Waited> {
-        let mut timer = Timer::default();
-        poll_fn(|cx| self.poll_wait_event(cx, wait, &mut timer)).await
+        poll_fn(|cx| self.poll_wait_event(cx, wait)).await
     }
 
     /// The next event; any timeout is an error.
     pub(crate) async fn next_event(&mut self, wait: &Wait) -> Result<Event> {
-        match self.wait_event(wait).await? {
-            Waited::Event(event) => Ok(event),
-            Waited::GapElapsed => Err(Error::timeout(wait.phase)),
-        }
+        self.flush(wait).await?;
+        // Not through `wait_event`: two future layers less on every request.
+        poll_fn(|cx| match ready!(self.poll_wait_event(cx, wait))? {
+            Waited::Event(event) => Poll::Ready(Ok(event)),
+            Waited::GapElapsed => Poll::Ready(Err(Error::timeout(wait.phase))),
+        })
+        .await
     }
 }
 

@@ -79,13 +79,14 @@ impl AsyncSession {
         self.inner.pool.stats()
     }
 
-    async fn execute(&self, mut req: Prepared<Stream>) -> Result<Response<AsyncBody>> {
+    // Borrows the request: by value, it would be copied into this future and again into its state.
+    async fn execute(&self, req: &mut Prepared<Stream>) -> Result<Response<AsyncBody>> {
         let config = &self.inner.config;
         let start = Instant::now();
         let deadlines = Deadlines::new(start, req.timeouts.total);
         let mut redirects = Redirects::new(config.max_redirects);
         loop {
-            let (pooled, head, timings, head_at) = self.attempt(&mut req, &deadlines, start).await?;
+            let (pooled, head, timings, head_at) = self.attempt(req, &deadlines, start).await?;
             let decision = if config.follow_redirects {
                 let location = head.headers.get("location");
                 redirects
@@ -97,14 +98,15 @@ impl AsyncSession {
             let wait = Wait { deadlines, gap: req.timeouts.read, phase: Phase::Body };
             match decision {
                 Decision::Deliver => {
-                    let (meta, gzip) = response_meta(head, req.url, pooled.conn.remote, timings, config.gzip);
+                    let (meta, gzip) =
+                        response_meta(head, std::mem::take(&mut req.url), pooled.conn.remote, timings, config.gzip);
                     let body = AsyncBody::new(pooled, wait, gzip, config.limits.max_body_size, head_at)?;
                     return Ok(Response { meta, body });
                 }
                 Decision::Follow(follow) => {
                     trace::event!("following redirect to {}", follow.url);
                     AsyncBody::new(pooled, wait, false, None, head_at)?.discard().await;
-                    apply_redirect(&mut req, follow, config);
+                    apply_redirect(req, follow, config);
                 }
             }
         }
@@ -320,8 +322,8 @@ impl<'s> RequestBuilder<'s, AsyncSession> {
     /// Sends the request and returns the response once its head has arrived; the body is read from the
     /// [`Response`].
     pub async fn send(self) -> Result<Response<AsyncBody>> {
-        let (session, prepared) = self.prepare()?;
+        let (session, mut prepared) = self.prepare()?;
         let span = trace::request_span(&prepared.method, &prepared.url);
-        trace::in_span(span, session.execute(prepared)).await
+        trace::in_span(span, session.execute(&mut prepared)).await
     }
 }
