@@ -119,7 +119,7 @@ impl Wire {
             self.read_timeout = Some(timeout);
         }
         match read_into(&mut self.io, self.link.recv_buf()) {
-            Ok(n) => self.link.handle_read(n, Instant::now()),
+            Ok(n) => self.link.handle_read(n, Instant::now),
             Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
                 return Ok(false);
             }
@@ -153,7 +153,7 @@ impl Wire {
     /// The receive loop: timers, writing out, the next codec step, reads.
     fn pass(&mut self, until: Option<Instant>) -> Result<Option<Message>> {
         loop {
-            self.link.handle_time(Instant::now())?;
+            self.link.handle_time(Instant::now)?;
             self.write_out()?;
             let step = match self.link.next() {
                 Ok(step) => step,
@@ -185,7 +185,7 @@ impl Wire {
 
     /// Queues `msg` (writing out first while the queue is full) and writes it out.
     pub(crate) fn send(&mut self, msg: &Outgoing<'_>) -> Result<()> {
-        while !self.link.queue(msg, Instant::now())? {
+        while !self.link.queue(msg, Instant::now)? {
             self.write_out()?;
         }
         self.write_out()

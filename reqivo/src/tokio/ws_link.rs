@@ -122,7 +122,7 @@ impl Wire {
     /// One read into the codec's buffer.
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
         match ready!(poll_read_into(Pin::new(&mut self.io), cx, self.link.recv_buf())) {
-            Ok(n) => self.link.handle_read(n, Instant::now()),
+            Ok(n) => self.link.handle_read(n, Instant::now),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => {
                 let e = Error::new(ErrorKind::Io, "I/O error while receiving WebSocket frames").with_source(e);
@@ -143,7 +143,7 @@ impl Wire {
     /// Queues `msg` (writing out first while the queue is full) and writes it out. Only for a connection
     /// no other task can see yet.
     async fn send(&mut self, msg: &Outgoing<'_>) -> Result<()> {
-        while !self.link.queue(msg, Instant::now())? {
+        while !self.link.queue(msg, Instant::now)? {
             poll_fn(|cx| self.poll_write_out(cx, &mut false)).await?;
         }
         poll_fn(|cx| self.poll_write_out(cx, &mut false)).await
@@ -175,7 +175,10 @@ impl Reader {
                 st.wire.shutdown();
             }
             let wake_at = match pass {
-                Pass::Done(result) => return Poll::Ready(result),
+                Pass::Done(result) => {
+                    st.unpark(Role::Reader);
+                    return Poll::Ready(result);
+                }
                 Pass::Again => continue,
                 Pass::Fail(e) => {
                     if st.wire.link.is_down() && st.backoff.is_some() {
@@ -201,7 +204,7 @@ impl Reader {
 
     /// One pass: timers, writing out, the next codec step, one read.
     fn pass(&mut self, st: &mut State, cx: &mut Context<'_>) -> Pass {
-        if let Err(e) = st.wire.link.handle_time(Instant::now()) {
+        if let Err(e) = st.wire.link.handle_time(Instant::now) {
             return Pass::Fail(e);
         }
         let written = st.poll_write_out(cx, Role::Reader);

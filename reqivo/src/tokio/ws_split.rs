@@ -109,12 +109,18 @@ impl State {
     }
 
     pub(crate) fn wake(&mut self, role: Role) {
-        let slot = match role {
-            Role::Reader => &mut self.reader_waker,
-            Role::Writer => &mut self.writer_waker,
-        };
-        if let Some(w) = slot.take() {
+        if let Some(w) = self.unpark(role) {
             w.wake();
+        }
+    }
+
+    /// `role` is no longer waiting: drops its parked waker, so the other half's progress does not wake a
+    /// task that has nothing to wait for (one `AsyncWebSocket` is both halves in one task: each send
+    /// would otherwise wake it again for nothing).
+    pub(crate) fn unpark(&mut self, role: Role) -> Option<Waker> {
+        match role {
+            Role::Reader => self.reader_waker.take(),
+            Role::Writer => self.writer_waker.take(),
         }
     }
 
@@ -311,7 +317,7 @@ impl Writer {
             }
             let written = match *queued {
                 Some(generation) if generation == st.generation => st.poll_write_out(cx, Role::Writer),
-                _ => match st.wire.link.queue(msg, Instant::now()) {
+                _ => match st.wire.link.queue(msg, Instant::now) {
                     Ok(true) => {
                         *queued = Some(st.generation);
                         continue;
@@ -323,6 +329,7 @@ impl Writer {
             };
             match written {
                 Poll::Ready(Ok(())) if queued.is_some() => {
+                    st.unpark(Role::Writer);
                     if let Some(b) = &mut st.backoff {
                         b.reset();
                     }
