@@ -167,10 +167,17 @@ impl Reader {
         Reader { shared, timer: None, reconnecting: None, deliver: None, until: None, subprotocol }
     }
 
-    pub(crate) fn start_reconnect(&mut self, st: &mut State, cause: Error) {
+    /// Takes the fields it needs rather than `&mut self`, so a caller may hold `st` locked through
+    /// `self.shared` without cloning the `Arc`.
+    pub(crate) fn start_reconnect(
+        shared: &Arc<Shared>,
+        reconnecting: &mut Option<Reconnecting>,
+        st: &mut State,
+        cause: Error,
+    ) {
         if let Some(backoff) = st.backoff.take() {
             st.reconnecting = true;
-            self.reconnecting = Some(Box::pin(reconnect(self.shared.clone(), backoff, cause)));
+            *reconnecting = Some(Box::pin(reconnect(shared.clone(), backoff, cause)));
         }
     }
 
@@ -187,7 +194,7 @@ impl Reader {
                 return Poll::Ready(Err(st.failure()));
             }
             let cause = st.failure();
-            self.start_reconnect(&mut st, cause);
+            Reader::start_reconnect(&self.shared, &mut self.reconnecting, &mut st, cause);
         }
         let Some(fut) = self.reconnecting.as_mut() else { return Poll::Ready(Ok(())) };
         let (backoff, result) = ready!(fut.as_mut().poll(cx));
@@ -307,7 +314,8 @@ impl Writer {
         msg: &Outgoing<'_>,
         queued: &mut Option<u64>,
     ) -> Poll<Result<Sent>> {
-        let shared = self.shared.clone();
+        // Disjoint borrows instead of a clone of the `Arc`: no reference-count traffic per poll.
+        let Writer { shared, timer, .. } = self;
         let mut st = shared.lock();
         loop {
             if st.is_down() {
@@ -355,7 +363,7 @@ impl Writer {
                         if !st.is_down() {
                             return Poll::Ready(Err(e));
                         }
-                    } else if poll_sleep(&mut self.timer, cx, Some(at)).is_pending() {
+                    } else if poll_sleep(timer, cx, Some(at)).is_pending() {
                         return Poll::Pending;
                     }
                 }
