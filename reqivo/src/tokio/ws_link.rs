@@ -175,7 +175,13 @@ impl Reader {
                 continue;
             }
             let mut st = self.shared.lock();
-            let pass = Reader::pass(&mut self.deliver, &mut st, cx);
+            // Passes that made progress run again under the same lock.
+            let pass = loop {
+                match Reader::pass(&mut self.deliver, &mut st, cx) {
+                    Pass::Again => {}
+                    pass => break pass,
+                }
+            };
             if matches!(pass, Pass::Done(Ok(None)) | Pass::Fail(_)) {
                 // After the close handshake or a failure nothing more is read or written.
                 st.wire.shutdown();
@@ -185,6 +191,7 @@ impl Reader {
                     st.unpark(Role::Reader);
                     return Poll::Ready(result);
                 }
+                // Never left by the loop above.
                 Pass::Again => continue,
                 Pass::Fail(e) => {
                     if st.wire.link.is_down() && st.backoff.is_some() {
