@@ -152,7 +152,10 @@ impl WsConn {
         let (want, enough) = match self.reader {
             Recv::Data { remaining, .. } => {
                 let missing = usize::try_from(remaining).unwrap_or(usize::MAX).saturating_sub(self.recv.len());
-                let want = missing.clamp(self.read_reserve, FRAME_READ_RESERVE);
+                // Room beyond the frame's end: a read that brings the rest of the frame then leaves room
+                // unfilled, which tells a readiness-based driver (tokio) that the socket is drained,
+                // instead of its next read finding nothing.
+                let want = missing.saturating_add(MIN_READ_RESERVE).clamp(self.read_reserve, FRAME_READ_RESERVE);
                 (want, want)
             }
             // Between frames half the room is enough to skip reserving: `reserve` moves the unread bytes
