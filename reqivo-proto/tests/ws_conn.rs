@@ -104,7 +104,7 @@ fn leftover_bytes_from_the_handshake_are_read_first() {
     assert!(!c.wants_read(), "poll_event must look at the leftover first");
     assert_eq!(events(&mut c), vec![text("early")]);
     assert!(c.wants_read());
-    assert!(c.recv_buf().capacity() - c.recv_buf().len() >= 8 * 1024);
+    assert!(c.recv_buf().capacity() - c.recv_buf().len() >= 512);
     assert_eq!(feed(&mut c, b"rt"), vec![text("part")]);
 }
 
@@ -219,9 +219,27 @@ fn text_ending_inside_a_code_point_fails() {
     let mut bytes = frame(false, TEXT, b"ab");
     bytes.extend(frame(true, CONT, &[0xE2, 0x82]));
     assert_eq!(expect_error(&feed(&mut c, &bytes)).close_code(), Some(1007));
+    // The same in one frame (checked where it lies in the receive buffer), whole or in two reads.
+    let bytes = frame(true, TEXT, &[b'a', 0xE2, 0x82]);
+    assert_eq!(expect_error(&feed(&mut conn(), &bytes)).close_code(), Some(1007));
+    let mut c = conn();
+    assert_eq!(feed(&mut c, &bytes[..3]), vec![]);
+    assert_eq!(expect_error(&feed(&mut c, &bytes[3..])).close_code(), Some(1007));
     // Binary messages are not checked.
     let mut c = conn();
     assert_eq!(feed(&mut c, &frame(true, BINARY, &[0xFF, 0xE2])), vec![binary(&[0xFF, 0xE2])]);
+}
+
+#[test]
+fn a_large_single_frame_text_arriving_in_pieces_is_one_message() {
+    let s = "ü€😀a".repeat(64 * 1024 / 10);
+    let bytes = frame(true, TEXT, s.as_bytes());
+    let mut c = conn();
+    let mut events = Vec::new();
+    for piece in bytes.chunks(1000) {
+        events.extend(feed(&mut c, piece));
+    }
+    assert_eq!(events, vec![text(&s)]);
 }
 
 // ---- close handshake -------------------------------------------------------------------------------------

@@ -15,8 +15,12 @@ use super::outbox::Outbox;
 use super::utf8::Utf8Validator;
 use super::{Negotiated, WsConfig, WsEvent, WsState};
 
-/// Spare capacity [`WsConn::recv_buf`] guarantees for the driver's next read.
+/// Most spare capacity [`WsConn::recv_buf`] reserves for one read outside large frames.
 const READ_RESERVE: usize = 8 * 1024;
+
+/// The first reads get this much room; it doubles (up to `READ_RESERVE`) each time a read fills it. An
+/// idle connection or one exchanging small messages then holds 1 KiB, not 8.
+const MIN_READ_RESERVE: usize = 1024;
 
 /// Most room reserved for one read while a large frame is arriving: big enough that a 64 KiB message
 /// comes in one or two reads, small enough that a frame announced but never sent costs little.
@@ -59,6 +63,8 @@ struct Message {
     compressed: bool,
     buf: Vec<u8>,
     utf8: Utf8Validator,
+    /// Bytes of a single-frame text message already validated where they lie in the receive buffer.
+    checked: usize,
 }
 
 /// One WebSocket client connection after the handshake, sans I/O. See the [module docs](super) for the
@@ -75,6 +81,10 @@ pub struct WsConn {
     eof: bool,
     /// Receive-buffer length at which reading last stalled for want of bytes.
     stalled_at: Option<usize>,
+    /// Room reserved for the next read outside large frames (`MIN_READ_RESERVE..=READ_RESERVE`).
+    read_reserve: usize,
+    /// The receive buffer's length if the last read filled all the room it was given.
+    read_end: usize,
     out: Outbox,
 }
 
@@ -83,7 +93,7 @@ impl WsConn {
     /// (`h1::Event::Upgraded`). The driver must have seeded `config.mask_seed` from the OS RNG.
     pub fn new(negotiated: Negotiated, config: &WsConfig, leftover: &[u8]) -> Self {
         let deflate = negotiated.deflate.and_then(PerMessageDeflate::new);
-        let mut recv = BytesMut::with_capacity(leftover.len() + READ_RESERVE);
+        let mut recv = BytesMut::with_capacity(leftover.len() + MIN_READ_RESERVE);
         recv.extend_from_slice(leftover);
         WsConn {
             config: config.clone(),
@@ -92,6 +102,8 @@ impl WsConn {
             out: Outbox::new(config.mask_seed, config.max_send_buffer),
             phase: Phase::Open,
             stalled_at: if leftover.is_empty() { Some(0) } else { None },
+            read_reserve: MIN_READ_RESERVE,
+            read_end: usize::MAX,
             recv,
             reader: Recv::Header,
             message: None,
@@ -134,17 +146,27 @@ impl WsConn {
     // ---- inputs --------------------------------------------------------------------------------------
 
     /// The receive buffer: the driver appends bytes read from the socket, then calls `poll_event`.
-    /// The core has reserved room for a read: at least 8 KiB of spare capacity, more (up to 256 KiB)
-    /// while the payload of a large data frame is arriving.
+    /// The core has reserved room for a read: between frames at least 512 bytes, growing to 4 KiB after
+    /// reads that filled their room; up to 256 KiB while the payload of a large data frame is arriving.
     pub fn recv_buf(&mut self) -> &mut BytesMut {
-        let want = match self.reader {
+        let (want, enough) = match self.reader {
             Recv::Data { remaining, .. } => {
                 let missing = usize::try_from(remaining).unwrap_or(usize::MAX).saturating_sub(self.recv.len());
-                missing.clamp(READ_RESERVE, FRAME_READ_RESERVE)
+                // Room beyond the frame's end: a read that brings the rest of the frame then leaves room
+                // unfilled, which tells a readiness-based driver (tokio) that the socket is drained,
+                // instead of its next read finding nothing.
+                let want = missing.saturating_add(MIN_READ_RESERVE).clamp(self.read_reserve, FRAME_READ_RESERVE);
+                (want, want)
             }
-            _ => READ_RESERVE,
+            // Between frames half the room is enough to skip reserving: `reserve` moves the unread bytes
+            // back to the start of the buffer, which then happens once per many small messages rather
+            // than on every read.
+            _ => (self.read_reserve, self.read_reserve / 2),
         };
-        self.recv.reserve(want);
+        if self.recv.capacity() - self.recv.len() < enough {
+            self.recv.reserve(want);
+        }
+        self.read_end = self.recv.capacity();
         &mut self.recv
     }
 
@@ -233,6 +255,11 @@ impl WsConn {
     /// The next event, `Ok(None)` when more input (or writing out) is needed. Errors stick.
     #[must_use = "events and errors must be handled"]
     pub fn poll_event(&mut self) -> Result<Option<WsEvent>, WsError> {
+        if self.recv.len() == self.read_end && self.read_reserve < READ_RESERVE {
+            // The last read filled its room: the peer sends more than that at a time.
+            self.read_reserve *= 2;
+        }
+        self.read_end = usize::MAX;
         match &mut self.phase {
             Phase::Failed(e) => return Err(e.clone()),
             Phase::Closed { reported } => {
@@ -323,6 +350,7 @@ impl WsConn {
                     compressed: h.rsv1,
                     buf: Vec::new(),
                     utf8: Utf8Validator::default(),
+                    checked: 0,
                 });
             }
         }
@@ -342,16 +370,33 @@ impl WsConn {
             return Err(WsError::protocol("data frame without a message"));
         };
         let avail = remaining.min(self.recv.len() as u64) as usize;
-        if fin && !msg.text && !msg.compressed && msg.buf.is_empty() {
-            // A whole uncompressed binary message in one frame: wait until all of it is in the receive
-            // buffer (max_frame_size bounds it, as it bounds a reassembled message), then hand out the
-            // received bytes as they are, without a copy.
+        if fin && !msg.compressed && msg.buf.is_empty() {
+            // A whole uncompressed message in one frame: wait until all of it is in the receive buffer
+            // (max_frame_size bounds it, as it bounds a reassembled message), then hand it out from
+            // there: binary as the received bytes, without a copy; text with one copy, into its String.
             if (avail as u64) < remaining {
+                if msg.text && avail > msg.checked {
+                    // Still fail fast: invalid UTF-8 ends the connection before the rest arrives.
+                    msg.utf8.feed(&self.recv[msg.checked..avail]).map_err(|_| not_utf8())?;
+                    msg.checked = avail;
+                }
                 return Ok(None);
             }
+            let text = msg.text;
             self.message = None;
             self.reader = Recv::Header;
-            return Ok(Some(WsEvent::Binary(self.recv.split_to(avail).freeze())));
+            if !text {
+                return Ok(Some(WsEvent::Binary(self.recv.split_to(avail).freeze())));
+            }
+            let text = match std::str::from_utf8(&self.recv[..avail]) {
+                Ok(text) => text.to_owned(),
+                Err(e) if e.error_len().is_none() => {
+                    return Err(WsError::invalid_payload("text ends inside a UTF-8 sequence"))
+                }
+                Err(_) => return Err(not_utf8()),
+            };
+            self.recv.advance(avail);
+            return Ok(Some(WsEvent::Text(text)));
         }
         if avail > 0 {
             let input = &self.recv[..avail];
@@ -504,6 +549,10 @@ impl WsConn {
         self.out.stop();
         self.phase = Phase::Closed { reported: false };
     }
+}
+
+fn not_utf8() -> WsError {
+    WsError::invalid_payload("text is not UTF-8")
 }
 
 fn inflate_error(e: InflateError) -> WsError {

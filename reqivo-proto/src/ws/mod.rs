@@ -40,7 +40,7 @@
 //! 1. After every command or input: write [`WsConn::poll_transmit`] to the socket and call
 //!    [`WsConn::advance_transmit`] with the count written, until `poll_transmit` is `None`.
 //! 2. Drain [`WsConn::poll_event`] until it returns `Ok(None)` (or an error).
-//! 3. If [`WsConn::wants_read`]: read from the socket into [`WsConn::recv_buf`] (it has ≥ 8 KiB spare),
+//! 3. If [`WsConn::wants_read`]: read from the socket into [`WsConn::recv_buf`] (it has ≥ 512 bytes spare),
 //!    waiting at most until [`WsConn::poll_timeout`]; on EOF call [`WsConn::handle_eof`]; when the
 //!    deadline passes call [`WsConn::handle_timeout`]. Then go to 1.
 //!

@@ -17,6 +17,9 @@ use super::frame::{encode_client_frame, MaskRng, OpCode, MAX_HEADER_LEN};
 /// most this much.
 const TRANSMIT_CHUNK: usize = 64 * 1024;
 
+/// An emptied transmit buffer keeps its allocation up to this size (enough for a 64 KiB message).
+const KEEP_TRANSMIT: usize = TRANSMIT_CHUNK + 1024;
+
 #[derive(Debug)]
 pub(crate) struct Outbox {
     rng: MaskRng,
@@ -36,6 +39,8 @@ pub(crate) struct Outbox {
     close: Option<BytesMut>,
     /// The Close has moved into `transmit` (or output stopped): nothing more is added.
     sealed: bool,
+    /// `transmit` held more than `KEEP_TRANSMIT` bytes since it was last empty.
+    oversized: bool,
 }
 
 impl Outbox {
@@ -50,6 +55,7 @@ impl Outbox {
             queued: 0,
             close: None,
             sealed: false,
+            oversized: false,
         }
     }
 
@@ -61,6 +67,12 @@ impl Outbox {
     /// `n` bytes of `transmit` were written.
     pub(crate) fn advance(&mut self, n: usize) {
         self.transmit.advance(n.min(self.transmit.len()));
+        if self.oversized && self.transmit.is_empty() {
+            // Frames are encoded into the transmit buffer and it is reused; one that grew for a large
+            // message is not kept around.
+            self.transmit = BytesMut::new();
+            self.oversized = false;
+        }
         self.refill();
     }
 
@@ -85,12 +97,26 @@ impl Outbox {
         for i in 0..count {
             let chunk = &body[(i * max).min(body.len())..((i + 1) * max).min(body.len())];
             let op = if i == 0 { opcode } else { OpCode::Continuation };
+            let (fin, rsv1, mask) = (i + 1 == count, i == 0 && compressed, self.rng.next_mask());
+            if self.takes_data_now() {
+                // What `refill` would do with it at once, without a buffer of its own.
+                encode_client_frame(&mut self.transmit, fin, rsv1, op, chunk, mask);
+                self.oversized |= self.transmit.len() > KEEP_TRANSMIT;
+                continue;
+            }
             let mut frame = BytesMut::new();
-            encode_client_frame(&mut frame, i + 1 == count, i == 0 && compressed, op, chunk, self.rng.next_mask());
+            encode_client_frame(&mut frame, fin, rsv1, op, chunk, mask);
             self.queued += frame.len();
             self.data.push_back(frame);
         }
         self.refill();
+    }
+
+    /// True when a data frame queued now would move into the transmit buffer straight away: after
+    /// `refill`, room left in the transmit buffer means nothing is queued ahead of data (a waiting Pong
+    /// waits for the transmit buffer to drain, and data may pass it).
+    fn takes_data_now(&self) -> bool {
+        !self.sealed && self.transmit.len() < TRANSMIT_CHUNK && self.control.is_empty() && self.data.is_empty()
     }
 
     /// Queues an application Ping or Pong (payload already checked).
@@ -160,6 +186,7 @@ impl Outbox {
             } else {
                 self.transmit.extend_from_slice(&frame);
             }
+            self.oversized |= self.transmit.len() > KEEP_TRANSMIT;
         }
     }
 }

@@ -19,7 +19,8 @@ use crate::websocket::{random_u64, Link, Message, Outgoing, Step, WsParams};
 pub(crate) struct Wire {
     io: Transport,
     pub(crate) link: Link,
-    /// The socket's read timeout last set; `None` until the first read sets one.
+    /// The socket's read timeout last set (at most the time left to the deadline); `None` until the first
+    /// read sets one.
     read_timeout: Option<Option<Duration>>,
     shut: bool,
 }
@@ -107,19 +108,29 @@ impl Wire {
 
     /// One read into the codec's buffer, waiting at most until `until`; `Ok(false)` when that passed.
     fn fill(&mut self, until: Option<Instant>) -> Result<bool> {
-        let timeout = match until {
+        let left = match until {
             Some(t) => match t.checked_duration_since(Instant::now()) {
-                Some(left) if !left.is_zero() => Some(left.max(Duration::from_millis(1))),
+                Some(left) if !left.is_zero() => Some(left),
                 _ => return Ok(false),
             },
             None => None,
         };
-        if self.read_timeout != Some(timeout) {
+        // The deadline stays put while the time left shrinks with every read: a timeout already set is
+        // kept while it still ends by the deadline, and a new one is half the time left (at least 1 ms),
+        // so a busy socket re-arms a few times per deadline rather than on every read. A wait may end
+        // early; the loop then reads again.
+        let keep = match (self.read_timeout, left) {
+            (Some(None), None) => true,
+            (Some(Some(set)), Some(left)) => set <= left,
+            _ => false,
+        };
+        if !keep {
+            let timeout = left.map(|left| (left / 2).max(Duration::from_millis(1)));
             self.io.tcp().set_read_timeout(timeout).map_err(|e| io_error(e, Phase::Message))?;
             self.read_timeout = Some(timeout);
         }
         match read_into(&mut self.io, self.link.recv_buf()) {
-            Ok(n) => self.link.handle_read(n, Instant::now()),
+            Ok(n) => self.link.handle_read(n, Instant::now),
             Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
                 return Ok(false);
             }
@@ -153,7 +164,7 @@ impl Wire {
     /// The receive loop: timers, writing out, the next codec step, reads.
     fn pass(&mut self, until: Option<Instant>) -> Result<Option<Message>> {
         loop {
-            self.link.handle_time(Instant::now())?;
+            self.link.handle_time(Instant::now)?;
             self.write_out()?;
             let step = match self.link.next() {
                 Ok(step) => step,
@@ -185,7 +196,7 @@ impl Wire {
 
     /// Queues `msg` (writing out first while the queue is full) and writes it out.
     pub(crate) fn send(&mut self, msg: &Outgoing<'_>) -> Result<()> {
-        while !self.link.queue(msg, Instant::now())? {
+        while !self.link.queue(msg, Instant::now)? {
             self.write_out()?;
         }
         self.write_out()

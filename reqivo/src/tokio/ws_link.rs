@@ -26,6 +26,8 @@ pub(crate) struct Wire {
     io: Transport,
     pub(crate) link: Link,
     shut: bool,
+    /// Bytes were written since the last completed flush (a TLS stream may still hold them).
+    unflushed: bool,
 }
 
 /// Connects, sends the upgrade request through the HTTP/1.1 core and checks the `101` answer.
@@ -49,7 +51,7 @@ pub(crate) async fn open(params: &WsParams) -> Result<Wire> {
     let negotiated = params.verify(&hs, &head)?;
     let Event::Upgraded { leftover } = conn.next_event(&wait).await? else { return Err(handshake_error(params)) };
     let link = params.link(negotiated, &leftover, Instant::now())?;
-    Ok(Wire { io: conn.io, link, shut: false })
+    Ok(Wire { io: conn.io, link, shut: false, unflushed: false })
 }
 
 fn handshake_error(params: &WsParams) -> Error {
@@ -100,6 +102,9 @@ impl Wire {
     /// Writes what the codec has queued, as far as the socket takes it; `Ready(Ok)` once all is out.
     /// `progressed` turns true when bytes were written.
     pub(crate) fn poll_write_out(&mut self, cx: &mut Context<'_>, progressed: &mut bool) -> Poll<Result<()>> {
+        if self.link.transmit().is_none() && !self.unflushed {
+            return Poll::Ready(Ok(()));
+        }
         while let Some(bytes) = self.link.transmit() {
             match Pin::new(&mut self.io).poll_write(cx, bytes) {
                 Poll::Ready(Ok(0)) => {
@@ -109,6 +114,7 @@ impl Wire {
                 Poll::Ready(Ok(n)) => {
                     self.link.advance(n);
                     *progressed = true;
+                    self.unflushed = true;
                 }
                 Poll::Ready(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(self.link.fail(io_error(e, Phase::Write), true))),
@@ -116,13 +122,14 @@ impl Wire {
             }
         }
         let flushed = ready!(Pin::new(&mut self.io).poll_flush(cx));
+        self.unflushed = false;
         Poll::Ready(flushed.map_err(|e| self.link.fail(io_error(e, Phase::Write), true)))
     }
 
     /// One read into the codec's buffer.
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
         match ready!(poll_read_into(Pin::new(&mut self.io), cx, self.link.recv_buf())) {
-            Ok(n) => self.link.handle_read(n, Instant::now()),
+            Ok(n) => self.link.handle_read(n, Instant::now),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => {
                 let e = Error::new(ErrorKind::Io, "I/O error while receiving WebSocket frames").with_source(e);
@@ -143,7 +150,7 @@ impl Wire {
     /// Queues `msg` (writing out first while the queue is full) and writes it out. Only for a connection
     /// no other task can see yet.
     async fn send(&mut self, msg: &Outgoing<'_>) -> Result<()> {
-        while !self.link.queue(msg, Instant::now())? {
+        while !self.link.queue(msg, Instant::now)? {
             poll_fn(|cx| self.poll_write_out(cx, &mut false)).await?;
         }
         poll_fn(|cx| self.poll_write_out(cx, &mut false)).await
@@ -167,19 +174,28 @@ impl Reader {
                 ready!(self.poll_reconnect(cx))?;
                 continue;
             }
-            let shared = self.shared.clone();
-            let mut st = shared.lock();
-            let pass = self.pass(&mut st, cx);
+            let mut st = self.shared.lock();
+            // Passes that made progress run again under the same lock.
+            let pass = loop {
+                match Reader::pass(&mut self.deliver, &mut st, cx) {
+                    Pass::Again => {}
+                    pass => break pass,
+                }
+            };
             if matches!(pass, Pass::Done(Ok(None)) | Pass::Fail(_)) {
                 // After the close handshake or a failure nothing more is read or written.
                 st.wire.shutdown();
             }
             let wake_at = match pass {
-                Pass::Done(result) => return Poll::Ready(result),
+                Pass::Done(result) => {
+                    st.unpark(Role::Reader);
+                    return Poll::Ready(result);
+                }
+                // Never left by the loop above.
                 Pass::Again => continue,
                 Pass::Fail(e) => {
                     if st.wire.link.is_down() && st.backoff.is_some() {
-                        self.start_reconnect(&mut st, e);
+                        Reader::start_reconnect(&self.shared, &mut self.reconnecting, &mut st, e);
                         continue;
                     }
                     return Poll::Ready(Err(if st.gave_up.is_some() { st.failure() } else { e }));
@@ -200,17 +216,17 @@ impl Reader {
     }
 
     /// One pass: timers, writing out, the next codec step, one read.
-    fn pass(&mut self, st: &mut State, cx: &mut Context<'_>) -> Pass {
-        if let Err(e) = st.wire.link.handle_time(Instant::now()) {
+    fn pass(deliver: &mut Option<Message>, st: &mut State, cx: &mut Context<'_>) -> Pass {
+        if let Err(e) = st.wire.link.handle_time(Instant::now) {
             return Pass::Fail(e);
         }
         let written = st.poll_write_out(cx, Role::Reader);
-        if let Some(msg) = self.deliver.take() {
+        if let Some(msg) = deliver.take() {
             // The Close is handed out once its echo is written (or writing failed: it is over anyway).
             if written.is_ready() {
                 return Pass::Done(Ok(Some(msg)));
             }
-            self.deliver = Some(msg);
+            *deliver = Some(msg);
             return Pass::Wait;
         }
         if let Poll::Ready(Err(e)) = written {
@@ -218,7 +234,7 @@ impl Reader {
         }
         match st.wire.link.next() {
             Ok(Step::Message(msg)) if msg.is_close() => {
-                self.deliver = Some(msg);
+                *deliver = Some(msg);
                 Pass::Again
             }
             Ok(Step::Message(msg)) => {

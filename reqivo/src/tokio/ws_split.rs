@@ -109,12 +109,18 @@ impl State {
     }
 
     pub(crate) fn wake(&mut self, role: Role) {
-        let slot = match role {
-            Role::Reader => &mut self.reader_waker,
-            Role::Writer => &mut self.writer_waker,
-        };
-        if let Some(w) = slot.take() {
+        if let Some(w) = self.unpark(role) {
             w.wake();
+        }
+    }
+
+    /// `role` is no longer waiting: drops its parked waker, so the other half's progress does not wake a
+    /// task that has nothing to wait for (one `AsyncWebSocket` is both halves in one task: each send
+    /// would otherwise wake it again for nothing).
+    pub(crate) fn unpark(&mut self, role: Role) -> Option<Waker> {
+        match role {
+            Role::Reader => self.reader_waker.take(),
+            Role::Writer => self.writer_waker.take(),
         }
     }
 
@@ -161,10 +167,17 @@ impl Reader {
         Reader { shared, timer: None, reconnecting: None, deliver: None, until: None, subprotocol }
     }
 
-    pub(crate) fn start_reconnect(&mut self, st: &mut State, cause: Error) {
+    /// Takes the fields it needs rather than `&mut self`, so a caller may hold `st` locked through
+    /// `self.shared` without cloning the `Arc`.
+    pub(crate) fn start_reconnect(
+        shared: &Arc<Shared>,
+        reconnecting: &mut Option<Reconnecting>,
+        st: &mut State,
+        cause: Error,
+    ) {
         if let Some(backoff) = st.backoff.take() {
             st.reconnecting = true;
-            self.reconnecting = Some(Box::pin(reconnect(self.shared.clone(), backoff, cause)));
+            *reconnecting = Some(Box::pin(reconnect(shared.clone(), backoff, cause)));
         }
     }
 
@@ -181,7 +194,7 @@ impl Reader {
                 return Poll::Ready(Err(st.failure()));
             }
             let cause = st.failure();
-            self.start_reconnect(&mut st, cause);
+            Reader::start_reconnect(&self.shared, &mut self.reconnecting, &mut st, cause);
         }
         let Some(fut) = self.reconnecting.as_mut() else { return Poll::Ready(Ok(())) };
         let (backoff, result) = ready!(fut.as_mut().poll(cx));
@@ -301,7 +314,8 @@ impl Writer {
         msg: &Outgoing<'_>,
         queued: &mut Option<u64>,
     ) -> Poll<Result<Sent>> {
-        let shared = self.shared.clone();
+        // Disjoint borrows instead of a clone of the `Arc`: no reference-count traffic per poll.
+        let Writer { shared, timer, .. } = self;
         let mut st = shared.lock();
         loop {
             if st.is_down() {
@@ -311,7 +325,7 @@ impl Writer {
             }
             let written = match *queued {
                 Some(generation) if generation == st.generation => st.poll_write_out(cx, Role::Writer),
-                _ => match st.wire.link.queue(msg, Instant::now()) {
+                _ => match st.wire.link.queue(msg, Instant::now) {
                     Ok(true) => {
                         *queued = Some(st.generation);
                         continue;
@@ -323,6 +337,7 @@ impl Writer {
             };
             match written {
                 Poll::Ready(Ok(())) if queued.is_some() => {
+                    st.unpark(Role::Writer);
                     if let Some(b) = &mut st.backoff {
                         b.reset();
                     }
@@ -348,7 +363,7 @@ impl Writer {
                         if !st.is_down() {
                             return Poll::Ready(Err(e));
                         }
-                    } else if poll_sleep(&mut self.timer, cx, Some(at)).is_pending() {
+                    } else if poll_sleep(timer, cx, Some(at)).is_pending() {
                         return Poll::Pending;
                     }
                 }

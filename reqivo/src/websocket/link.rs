@@ -3,10 +3,13 @@
 //! [`Error`]s, remembers a failure (sticky), and says whether a failure may be repaired by reconnecting.
 //! Both drivers run the same loop over it:
 //!
-//! 1. `handle_time(now)` (close timeout, keepalive Pings, a dead peer);
+//! 1. `handle_time(clock)` (close timeout, keepalive Pings, a dead peer);
 //! 2. write out `conn.poll_transmit()`;
 //! 3. `next()`: a [`Step`] — a message to hand out, the end, or "read" / "write" first;
-//! 4. read into `recv_buf()` until `deadline()`, then `handle_read(n, now)`.
+//! 4. read into `recv_buf()` until `deadline()`, then `handle_read(n, clock)`.
+//!
+//! Time is passed as a clock (`Instant::now`) rather than an instant: it is read only when a timer runs
+//! (keepalive, close timeout, a close to queue), so a plain echo loop reads no clock at all.
 
 use std::time::Instant;
 
@@ -119,16 +122,21 @@ impl Link {
     }
 
     /// A read returned `n` bytes (0: EOF).
-    pub(crate) fn handle_read(&mut self, n: usize, now: Instant) {
+    pub(crate) fn handle_read(&mut self, n: usize, clock: impl FnOnce() -> Instant) {
         if n == 0 {
             self.conn.handle_eof();
         } else if let Some(k) = &mut self.keepalive {
-            k.handle_received(now);
+            k.handle_received(clock());
         }
     }
 
     /// Time passed: the close timeout, keepalive Pings, and a dead peer (an error, reconnectable).
-    pub(crate) fn handle_time(&mut self, now: Instant) -> Result<()> {
+    pub(crate) fn handle_time(&mut self, clock: impl FnOnce() -> Instant) -> Result<()> {
+        if self.keepalive.is_none() && self.conn.poll_timeout().is_none() {
+            // No timer runs: nothing can be due.
+            return self.check();
+        }
+        let now = clock();
         self.conn.handle_timeout(now);
         if self.conn.state() != WsState::Open || self.fatal.is_some() {
             return self.check();
@@ -172,14 +180,14 @@ impl Link {
     }
 
     /// Queues `msg`; `Ok(false)` when the queue is full (write out, then try again).
-    pub(crate) fn queue(&mut self, msg: &Outgoing<'_>, now: Instant) -> Result<bool> {
+    pub(crate) fn queue(&mut self, msg: &Outgoing<'_>, clock: impl FnOnce() -> Instant) -> Result<bool> {
         self.check()?;
         let result = match *msg {
             Outgoing::Text(t) => self.conn.send_text(t),
             Outgoing::Binary(b) => self.conn.send_binary(b),
             Outgoing::Ping(p) => self.conn.send_ping(p),
             Outgoing::Pong(p) => self.conn.send_pong(p),
-            Outgoing::Close(code, reason) => self.conn.close(code, reason, now),
+            Outgoing::Close(code, reason) => self.conn.close(code, reason, clock()),
         };
         match result {
             Ok(()) => Ok(true),
