@@ -39,7 +39,9 @@ build_bench() {
 free_port() {
   local p
   for _ in $(seq 1 200); do
-    p=$((20000 + RANDOM % 30000))
+    # Below the ephemeral range (32768+ on Linux): thousands of closed client sockets in TIME-WAIT
+    # there (after the memory probes) can make a port that nobody listens on unbindable.
+    p=$((10000 + RANDOM % 20000))
     if ! ss -Htln "sport = :$p" 2>/dev/null | grep -q .; then
       echo "$p"
       return 0
