@@ -127,3 +127,8 @@ pub(crate) fn drain_more(drained: &mut usize, chunk: &Bytes) -> bool {
     *drained += chunk.len();
     *drained <= DRAIN_LIMIT
 }
+
+/// A streamed body piece at least this big goes out as one chunk written straight from the piece (one
+/// vectored write, no copy); smaller pieces are framed into the transmit buffer, where several can share a
+/// write.
+pub(crate) const DIRECT_CHUNK_MIN: usize = 32 * 1024;

@@ -36,8 +36,15 @@ enum Send {
 
 #[derive(Debug, Clone, Copy)]
 enum BodyProgress {
-    Known { declared: u64, sent: u64 },
+    Known {
+        declared: u64,
+        sent: u64,
+    },
     Chunked,
+    /// Inside a chunk whose size line is queued: `left` data bytes are owed (see `begin_chunk`).
+    ChunkData {
+        left: u64,
+    },
 }
 
 impl BodyProgress {
@@ -251,23 +258,56 @@ impl ClientConn {
                 self.send = Send::Body(BodyProgress::Known { declared, sent: sent + take as u64 });
             }
             BodyProgress::Chunked => encode::encode_chunk(&mut self.transmit, &data[..take]),
+            BodyProgress::ChunkData { left } => {
+                let take = take.min(usize::try_from(left).unwrap_or(usize::MAX));
+                self.transmit.extend_from_slice(&data[..take]);
+                self.chunk_data_sent(left, take);
+                return Ok(take);
+            }
         }
         Ok(take)
     }
 
+    /// Starts a chunk of `len` bytes whose data the driver writes itself (a chunked body's counterpart of
+    /// [`ClientConn::body_direct_room`]): its size line is queued, and `body_direct_room` is `len` until
+    /// [`ClientConn::advance_body`] has counted them; the chunk's CRLF is queued after the last byte. Returns
+    /// false, doing nothing, unless a chunked body is in progress between chunks (and `len` is not 0, which
+    /// would end the body).
+    pub fn begin_chunk(&mut self, len: usize) -> Result<bool, UsageError> {
+        self.check_command()?;
+        if len == 0 || self.failure.is_some() || !matches!(self.send, Send::Body(BodyProgress::Chunked)) {
+            return Ok(false);
+        }
+        encode::encode_chunk_size(&mut self.transmit, len);
+        self.send = Send::Body(BodyProgress::ChunkData { left: len as u64 });
+        Ok(true)
+    }
+
+    /// `n` of the `left` bytes of the current direct chunk went out (or were queued).
+    fn chunk_data_sent(&mut self, left: u64, n: usize) {
+        let left = left - n as u64;
+        if left == 0 {
+            self.transmit.extend_from_slice(b"\r\n");
+            self.send = Send::Body(BodyProgress::Chunked);
+        } else {
+            self.send = Send::Body(BodyProgress::ChunkData { left });
+        }
+    }
+
     /// How many body bytes the driver may write itself, straight from its own buffer and right after the
     /// bytes of [`ClientConn::poll_transmit`] (one vectored write, no copy into the transmit buffer): what
-    /// is left of a `Content-Length` body. Zero whenever [`ClientConn::wants_body`] is false, and for a
-    /// chunked body (its framing goes through [`ClientConn::send_body`]).
+    /// is left of a `Content-Length` body, or of the chunk started by [`ClientConn::begin_chunk`]. Zero
+    /// whenever [`ClientConn::wants_body`] is false, and for a chunked body between chunks.
     pub fn body_direct_room(&self) -> u64 {
         match self.send {
             Send::Body(BodyProgress::Known { declared, sent }) if self.failure.is_none() => declared - sent,
+            Send::Body(BodyProgress::ChunkData { left }) if self.failure.is_none() => left,
             _ => 0,
         }
     }
 
     /// `written` body bytes the driver wrote itself went out, after everything `poll_transmit` held (see
-    /// [`ClientConn::body_direct_room`]). Of one vectored write, first [`ClientConn::advance_transmit`] the
+    /// [`ClientConn::body_direct_room`] and [`ClientConn::begin_chunk`]). Of one vectored write, first [`ClientConn::advance_transmit`] the
     /// transmit bytes, then advance the body by the rest.
     pub fn advance_body(&mut self, written: usize) -> Result<(), UsageError> {
         self.check_command()?;
@@ -276,6 +316,13 @@ impl ClientConn {
             // The request was cut short by a final response: the bytes went out, the connection closes.
             Send::Abandoned => return Ok(()),
             Send::Body(BodyProgress::Known { declared, sent }) if self.transmit.is_empty() => (declared, sent),
+            Send::Body(BodyProgress::ChunkData { left }) if self.transmit.is_empty() => {
+                if written as u64 > left {
+                    return Err(self.fail_usage(UsageError::WrongState("advance_body past the end of the chunk")));
+                }
+                self.chunk_data_sent(left, written);
+                return Ok(());
+            }
             _ => {
                 return Err(self.fail_usage(UsageError::WrongState(
                     "advance_body needs a Content-Length body in progress and poll_transmit written out",
@@ -297,6 +344,9 @@ impl ClientConn {
             Send::Done | Send::Abandoned => Ok(()),
             Send::Body(BodyProgress::Known { declared, sent }) if sent != declared => {
                 Err(self.fail_usage(UsageError::BodyLengthMismatch { declared, sent }))
+            }
+            Send::Body(BodyProgress::ChunkData { .. }) => {
+                Err(self.fail_usage(UsageError::WrongState("finish_body before the chunk's data was written")))
             }
             Send::Body(progress) => {
                 if let BodyProgress::Chunked = progress {

@@ -122,9 +122,14 @@ pub(super) fn encode_chunk(dst: &mut BytesMut, data: &[u8]) {
         return;
     }
     dst.reserve(data.len() + 20);
-    let _ = write!(dst, "{:x}\r\n", data.len());
+    encode_chunk_size(dst, data.len());
     dst.put_slice(data);
     dst.put_slice(b"\r\n");
+}
+
+/// Appends a chunk-size line.
+pub(super) fn encode_chunk_size(dst: &mut BytesMut, len: usize) {
+    let _ = write!(dst, "{len:x}\r\n");
 }
 
 /// Appends the last chunk and an empty trailer section.

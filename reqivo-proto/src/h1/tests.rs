@@ -1555,3 +1555,38 @@ fn every_parsed_field_reaches_the_header_map() {
         }
     }
 }
+
+/// Direct chunks (the driver writes the data itself) mixed with framed ones give a well-formed body;
+/// a direct chunk's data may go out in pieces, partly through `send_body`.
+#[test]
+fn direct_chunks_mix_with_framed_ones() {
+    let req = method(Method::POST).body(BodyLength::Chunked);
+    let mut conn = ClientConn::new(Limits::default());
+    conn.send_request(req.head(), req.body).unwrap();
+    take_transmit(&mut conn);
+    assert_eq!(conn.begin_chunk(0), Ok(false), "an empty chunk would end the body");
+    assert_eq!(conn.send_body(b"abc"), Ok(3));
+    assert_eq!(conn.begin_chunk(10), Ok(true));
+    assert_eq!(conn.body_direct_room(), 10);
+    assert!(conn.advance_body(4).is_err(), "the size line is not written yet");
+    let mut conn = ClientConn::new(Limits::default());
+    conn.send_request(req.head(), req.body).unwrap();
+    let mut wire = take_transmit(&mut conn);
+    conn.send_body(b"abc").unwrap();
+    conn.begin_chunk(10).unwrap();
+    wire.extend(take_transmit(&mut conn));
+    wire.extend_from_slice(b"0123");
+    conn.advance_body(4).unwrap();
+    assert_eq!(conn.body_direct_room(), 6);
+    assert_eq!(conn.send_body(b"456789xyz"), Ok(6), "send_body finishes the open chunk only");
+    assert_eq!(conn.body_direct_room(), 0);
+    assert_eq!(conn.send_body(b"xyz"), Ok(3));
+    let mut conn2 = ClientConn::new(Limits::default());
+    conn2.send_request(req.head(), req.body).unwrap();
+    conn2.begin_chunk(5).unwrap();
+    assert!(conn2.finish_body().is_err(), "a chunk's data is owed");
+    conn.finish_body().unwrap();
+    wire.extend(take_transmit(&mut conn));
+    let seen = server_read(&mut wire).expect("complete request");
+    assert_eq!(seen.body, b"abc0123456789xyz");
+}

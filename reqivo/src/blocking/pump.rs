@@ -76,10 +76,24 @@ impl Conn {
         self.io.flush().map_err(|e| io_error(e, Phase::Write))
     }
 
-    /// Sends `data` as request body. A `Content-Length` body goes out straight from `data`, in vectored
-    /// writes behind what the core has queued (the head): it is never copied into the transmit buffer.
-    /// Otherwise (chunked) the core frames it and it is flushed.
+    /// Frames `data` as the next piece of a chunked body into the transmit buffer; writes only while the
+    /// buffer is full (the caller flushes when it is done queueing).
+    pub(crate) fn queue_body(&mut self, mut data: &[u8], wait: &Wait) -> Result<()> {
+        while !data.is_empty() && self.proto.wants_body() {
+            let n = self.proto.send_body(data)?;
+            data = &data[n..];
+            if !data.is_empty() {
+                self.flush(wait)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends `data` as request body, straight from `data` in vectored writes behind what the core has
+    /// queued (the head, a chunk-size line): never copied into the transmit buffer. A chunked body sends
+    /// it as one chunk.
     pub(crate) fn write_body(&mut self, mut data: &[u8], wait: &Wait) -> Result<()> {
+        self.proto.begin_chunk(data.len())?;
         while !data.is_empty() && self.proto.wants_body() {
             if self.proto.body_direct_room() < data.len() as u64 {
                 // Chunked, or more than declared: `send_body` frames it or says what is wrong.

@@ -17,6 +17,7 @@ use crate::config::{Config, SessionBuilder};
 use crate::error::{Error, ErrorKind, Result};
 use crate::exchange::{
     apply_redirect, body_length, check_request, may_retry, redirect_error, request_head, response_meta,
+    DIRECT_CHUNK_MIN,
 };
 use crate::pool::{Attempt, Pooled, SharedPool};
 use crate::request::{sealed, Driver, LastUrl, Prepared, RequestBody, RequestBuilder};
@@ -288,7 +289,13 @@ fn send_body(conn: &mut Conn, body: &mut RequestBody<Stream>, wait: &Wait) -> Re
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                     Err(e) => return Err(Error::new(ErrorKind::Io, "reading the request body failed").with_source(e)),
                 };
-                conn.write_body(&buf[..n], wait)?;
+                // Written at once: the next read may block for a long time.
+                if n >= DIRECT_CHUNK_MIN {
+                    conn.write_body(&buf[..n], wait)?;
+                } else {
+                    conn.queue_body(&buf[..n], wait)?;
+                    conn.flush(wait)?;
+                }
             }
         }
     }

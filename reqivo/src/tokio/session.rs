@@ -2,6 +2,7 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use reqivo_proto::deadline::{Deadlines, Phase};
@@ -17,6 +18,7 @@ use crate::config::{Config, SessionBuilder};
 use crate::error::{Error, ErrorKind, Result};
 use crate::exchange::{
     apply_redirect, body_length, check_request, may_retry, redirect_error, request_head, response_meta,
+    DIRECT_CHUNK_MIN,
 };
 use crate::pool::{Attempt, Pooled, SharedPool};
 use crate::request::{sealed, Driver, LastUrl, Prepared, RequestBody, RequestBuilder};
@@ -295,10 +297,24 @@ async fn send_body(conn: &mut Conn, body: &mut RequestBody<Stream>, wait: &Wait)
         RequestBody::Bytes(bytes) => conn.write_body(bytes, wait).await?,
         RequestBody::Stream(stream) => {
             while conn.proto.wants_body() {
-                let Some(piece) = std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await else { break };
+                // Pieces the stream has ready at once are framed into one buffer, written when the stream
+                // makes us wait (or the buffer is full): one write per batch rather than per piece, and
+                // nothing held back while the stream waits.
+                let piece = match std::future::poll_fn(|cx| Poll::Ready(stream.as_mut().poll_next(cx))).await {
+                    Poll::Ready(piece) => piece,
+                    Poll::Pending => {
+                        conn.flush(wait).await?;
+                        std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await
+                    }
+                };
+                let Some(piece) = piece else { break };
                 let piece =
                     piece.map_err(|e| Error::new(ErrorKind::Io, "reading the request body failed").with_source(e))?;
-                conn.write_body(&piece, wait).await?;
+                if piece.len() >= DIRECT_CHUNK_MIN {
+                    conn.write_body(&piece, wait).await?;
+                } else {
+                    conn.queue_body(&piece, wait).await?;
+                }
             }
         }
     }
