@@ -199,21 +199,27 @@ pub struct WsRawTokio {
     stream: Option<tokio::net::TcpStream>,
 }
 
+/// A tokio socket with Nagle off, upgraded by a hand-made handshake (checked for 101).
+async fn tokio_handshake(t: &Target) -> tokio::net::TcpStream {
+    let mut s = tokio::net::TcpStream::connect(&t.authority).await.unwrap_or_else(|e| io_fail("connect", e));
+    s.set_nodelay(true).unwrap();
+    s.write_all(handshake_request(t).as_bytes()).await.unwrap_or_else(|e| io_fail("write", e));
+    let mut head = Vec::new();
+    let mut buf = [0u8; 512];
+    while !head.ends_with(b"\r\n\r\n") {
+        let n = s.read(&mut buf).await.unwrap_or_else(|e| io_fail("read", e));
+        assert!(n > 0, "connection closed during the WebSocket handshake");
+        head.extend_from_slice(&buf[..n]);
+    }
+    check_101(&head);
+    s
+}
+
 impl AsyncWorker for WsRawTokio {
     async fn op(&mut self) -> usize {
         if self.stream.is_none() {
             let t = &self.target;
-            let mut s = tokio::net::TcpStream::connect(&t.authority).await.unwrap_or_else(|e| io_fail("connect", e));
-            s.set_nodelay(true).unwrap();
-            s.write_all(handshake_request(t).as_bytes()).await.unwrap_or_else(|e| io_fail("write", e));
-            let mut head = Vec::new();
-            let mut buf = [0u8; 512];
-            while !head.ends_with(b"\r\n\r\n") {
-                let n = s.read(&mut buf).await.unwrap_or_else(|e| io_fail("read", e));
-                assert!(n > 0, "connection closed during the WebSocket handshake");
-                head.extend_from_slice(&buf[..n]);
-            }
-            check_101(&head);
+            let s = tokio_handshake(t).await;
             self.stream = Some(s);
         }
         let stream = self.stream.as_mut().unwrap();
@@ -388,17 +394,7 @@ impl AsyncWorker for FastWs {
         let t = &self.target;
         let sc = t.scenario;
         if self.ws.is_none() {
-            let mut s = tokio::net::TcpStream::connect(&t.authority).await.unwrap_or_else(|e| io_fail("connect", e));
-            s.set_nodelay(true).unwrap();
-            s.write_all(handshake_request(t).as_bytes()).await.unwrap_or_else(|e| io_fail("write", e));
-            let mut head = Vec::new();
-            let mut buf = [0u8; 512];
-            while !head.ends_with(b"\r\n\r\n") {
-                let n = s.read(&mut buf).await.unwrap_or_else(|e| io_fail("read", e));
-                assert!(n > 0, "connection closed during the WebSocket handshake");
-                head.extend_from_slice(&buf[..n]);
-            }
-            check_101(&head);
+            let s = tokio_handshake(t).await;
             self.ws = Some(FragmentCollector::new(fastwebsockets::WebSocket::after_handshake(s, Role::Client)));
         }
         let ws = self.ws.as_mut().unwrap();

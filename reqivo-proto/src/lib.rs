@@ -19,6 +19,7 @@
 
 pub mod backoff;
 pub mod deadline;
+mod decimal;
 pub mod h1;
 pub mod pool;
 pub mod redirect;

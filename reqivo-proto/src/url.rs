@@ -88,7 +88,8 @@ impl Target {
         let bare_host = Arc::from(host_header.trim_start_matches('[').trim_end_matches(']'));
         if port != default {
             host_header.push(':');
-            push_decimal(&mut host_header, port);
+            // Digits are ASCII.
+            host_header.extend(crate::decimal::decimal(port.into(), &mut [0; 20]).iter().map(|&d| char::from(d)));
         }
         Ok(Target {
             key: PoolKey { tls, host: bare_host, port },
@@ -126,22 +127,6 @@ fn split_authority(authority: &str) -> (&str, Option<u16>) {
         }
     };
     (host, port.and_then(|p| p.parse().ok()))
-}
-
-/// Appends `n` in decimal.
-fn push_decimal(out: &mut String, n: u16) {
-    let mut digits = [0u8; 5];
-    let mut i = digits.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend(digits[i..].iter().map(|&d| char::from(d)));
 }
 
 /// Resolves `reference` against the absolute `base` (RFC 3986 §5.2). An absolute reference is returned

@@ -337,6 +337,17 @@ impl ClientConn {
         Ok(())
     }
 
+    /// `written` bytes of one vectored write went out: what [`ClientConn::poll_transmit`] held, then body
+    /// bytes from the driver's own buffer (see [`ClientConn::body_direct_room`]). Advances the transmit
+    /// buffer first and the body by the rest; returns how many of the driver's body bytes went out.
+    pub fn advance_vectored(&mut self, written: usize) -> Result<usize, UsageError> {
+        let from_queue = written.min(self.transmit.len());
+        self.advance_transmit(from_queue);
+        let body = written - from_queue;
+        self.advance_body(body)?;
+        Ok(body)
+    }
+
     /// Ends the request body (writes the last chunk when chunked; checks the length when known).
     pub fn finish_body(&mut self) -> Result<(), UsageError> {
         self.check_command()?;

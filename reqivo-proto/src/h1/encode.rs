@@ -53,28 +53,13 @@ pub(super) fn encode_head(
         BodyLength::None => {}
         BodyLength::Known(n) => {
             dst.put_slice(b"Content-Length: ");
-            put_decimal(dst, n);
+            dst.put_slice(crate::decimal::decimal(n, &mut [0; 20]));
             dst.put_slice(b"\r\n");
         }
         BodyLength::Chunked => dst.put_slice(b"Transfer-Encoding: chunked\r\n"),
     }
     dst.put_slice(b"\r\n");
     Ok(info)
-}
-
-/// Appends `n` in decimal (without `fmt`: this runs for every request with a body).
-fn put_decimal(dst: &mut BytesMut, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    dst.put_slice(&digits[i..]);
 }
 
 /// Appends `name: value\r\n` for every field, in order.

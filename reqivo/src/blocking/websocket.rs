@@ -6,9 +6,11 @@ use reqivo_proto::backoff::Backoff;
 
 use super::session::Session;
 use super::ws_link::{open, reconnect, Wire};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::request::IntoUrl;
-use crate::websocket::{check_close, Message, Outgoing, WebSocketBuilder, WsParams};
+#[cfg(feature = "json")]
+use crate::websocket::json_text;
+use crate::websocket::{check_close, checked_outgoing, Message, Outgoing, WebSocketBuilder, WsParams};
 
 /// A blocking WebSocket client connection on a `std::net` socket — no runtime, no helper thread. The
 /// same methods, parameters and return types as [`AsyncWebSocket`](crate::AsyncWebSocket), minus
@@ -74,17 +76,12 @@ impl WebSocket {
     /// Sends `value` as a JSON text message (feature `json`).
     #[cfg(feature = "json")]
     pub fn send_json<T: serde::Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
-        let text = serde_json::to_string(value)
-            .map_err(|e| Error::invalid("JSON message could not be serialized").with_source(e))?;
-        self.send_text(&text)
+        self.send_text(&json_text(value)?)
     }
 
     /// Sends any [`Message`]; a `Close` starts the close handshake without waiting (see `close`).
     pub fn send(&mut self, msg: Message) -> Result<()> {
-        if let Message::Close(Some(frame)) = &msg {
-            check_close(frame.code, &frame.reason)?;
-        }
-        self.send_out(msg.outgoing())
+        self.send_out(checked_outgoing(&msg)?)
     }
 
     /// Sends a Ping (payload at most 125 bytes); its Pong arrives through `recv`.

@@ -153,10 +153,7 @@ impl Conn {
             if n == 0 {
                 return Err(Error::new(ErrorKind::Io, "connection closed while sending"));
             }
-            let from_queue = n.min(queued.len());
-            self.proto.advance_transmit(from_queue);
-            self.proto.advance_body(n - from_queue)?;
-            data = &data[n - from_queue..];
+            data = &data[self.proto.advance_vectored(n)?..];
         }
         Ok(())
     }

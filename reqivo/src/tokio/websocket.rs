@@ -10,7 +10,9 @@ use super::ws_link::open;
 use super::ws_split::{Reader, Shared, Writer};
 use crate::error::{Error, ErrorKind, Result, TimeoutPhase};
 use crate::request::IntoUrl;
-use crate::websocket::{check_close, Message, Outgoing, WebSocketBuilder};
+#[cfg(feature = "json")]
+use crate::websocket::json_text;
+use crate::websocket::{check_close, checked_outgoing, Message, Outgoing, WebSocketBuilder};
 
 /// An async WebSocket client connection on tokio. [`WebSocket`](crate::WebSocket) is its blocking twin
 /// with the same methods. The rules on errors, closing, backpressure and reconnection are in the
@@ -108,17 +110,12 @@ impl AsyncWebSocket {
     /// Sends `value` as a JSON text message (feature `json`).
     #[cfg(feature = "json")]
     pub async fn send_json<T: serde::Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
-        let text = serde_json::to_string(value)
-            .map_err(|e| Error::invalid("JSON message could not be serialized").with_source(e))?;
-        self.send_text(&text).await
+        self.send_text(&json_text(value)?).await
     }
 
     /// Sends any [`Message`]; a `Close` starts the close handshake without waiting (see `close`).
     pub async fn send(&mut self, msg: Message) -> Result<()> {
-        if let Message::Close(Some(frame)) = &msg {
-            check_close(frame.code, &frame.reason)?;
-        }
-        self.send_out(msg.outgoing()).await
+        self.send_out(checked_outgoing(&msg)?).await
     }
 
     /// Sends a Ping (payload at most 125 bytes); its Pong arrives through `recv`.
@@ -222,17 +219,12 @@ impl AsyncWsWriter {
     /// Sends `value` as a JSON text message (feature `json`).
     #[cfg(feature = "json")]
     pub async fn send_json<T: serde::Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
-        let text = serde_json::to_string(value)
-            .map_err(|e| Error::invalid("JSON message could not be serialized").with_source(e))?;
-        self.send_text(&text).await
+        self.send_text(&json_text(value)?).await
     }
 
     /// Sends any [`Message`].
     pub async fn send(&mut self, msg: Message) -> Result<()> {
-        if let Message::Close(Some(frame)) = &msg {
-            check_close(frame.code, &frame.reason)?;
-        }
-        self.send_out(msg.outgoing()).await
+        self.send_out(checked_outgoing(&msg)?).await
     }
 
     /// Sends a Ping; its Pong arrives through the reader.

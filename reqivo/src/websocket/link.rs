@@ -57,6 +57,20 @@ impl Message {
 }
 
 /// Checks a close code and reason before anything is queued.
+/// A message a caller asked to send, checked (a Close's code and reason) and borrowed for the codec.
+pub(crate) fn checked_outgoing(msg: &Message) -> Result<Outgoing<'_>> {
+    if let Message::Close(Some(frame)) = msg {
+        check_close(frame.code, &frame.reason)?;
+    }
+    Ok(msg.outgoing())
+}
+
+/// `value` as the text of a JSON message.
+#[cfg(feature = "json")]
+pub(crate) fn json_text<T: serde::Serialize + ?Sized>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| Error::invalid("JSON message could not be serialized").with_source(e))
+}
+
 pub(crate) fn check_close(code: u16, reason: &str) -> Result<()> {
     if !reqivo_proto::ws::is_valid_close_code(code) {
         return Err(Error::invalid(format!("close code {code} may not be sent")));

@@ -73,7 +73,9 @@ use bytes::Bytes;
 
 pub(crate) use builder::WsParams;
 pub use builder::{ReconnectPolicy, WebSocketBuilder};
-pub(crate) use link::{check_close, random_u64, Link, Outgoing, Step};
+#[cfg(feature = "json")]
+pub(crate) use link::json_text;
+pub(crate) use link::{check_close, checked_outgoing, random_u64, Link, Outgoing, Step};
 pub use reqivo_proto::ws::close_code;
 
 /// A WebSocket message, as received by `recv` or given to `send`.
