@@ -1,17 +1,15 @@
-//! Response decoding: the head (RFC 9112 §4–5, parsed by httparse), body framing (§6.3) and the chunked
+//! Response decoding: the head (RFC 9112 §4–5, scanned by `scan.rs`), body framing (§6.3) and the chunked
 //! transfer coding (§7.1).
 //!
 //! Every function here is pure over the receive buffer: it consumes bytes only when it returns something
 //! decoded, so the same byte stream gives the same result however it was split into reads.
 
-use std::mem::MaybeUninit;
-use std::ops::Range;
-
 use bytes::{Buf, Bytes, BytesMut};
 use http::{HeaderMap, StatusCode, Version};
 
 use super::encode::{is_field_byte, trim_ows, RequestInfo};
-use super::fields::{known, HeaderFields, Span, MAX_MAP_FIELDS};
+use super::fields::{known, HeaderFields};
+use super::scan::{parse_response, parse_trailers, ParsedHead};
 use super::{CloseReason, Limits, ProtoError, ProtoErrorKind, ResponseHead};
 
 /// Finds the blank line that ends a head or trailer section. It resumes where the last call stopped, so a
@@ -81,17 +79,18 @@ impl HeadReader {
         limits: &Limits,
         eof: bool,
     ) -> Result<Option<(ResponseHead, usize)>, ProtoError> {
-        self.check_start(recv)?;
         let window = recv.len().min(budget);
         // A head usually arrives whole in one read: parse it at once, without scanning for its blank line
-        // first. The line scan is for heads that arrive in pieces: it resumes where it stopped, so a head
-        // trickling in is not parsed again on every read. An error here is left to the scan below, so a
-        // malformed head is reported the same way however its bytes were split.
-        if self.scan.is_fresh() && window > 0 {
+        // first (nor checking its start: the parse checks it too). The line scan is for heads that arrive
+        // in pieces: it resumes where it stopped, so a head trickling in is not parsed again on every read.
+        // An error here is left to the checks below, so a malformed head is reported the same way however
+        // its bytes were split.
+        if self.scan.is_fresh() && self.checked == 0 && window > 0 {
             if let Ok(Some(parsed)) = parse_response(&recv[..window], limits.max_headers) {
                 return Ok(Some(self.take_head(recv, parsed)));
             }
         }
+        self.check_start(recv)?;
         while let Some(end) = self.scan.next_blank_line(&recv[..window]) {
             if let Some(parsed) = parse_response(&recv[..end], limits.max_headers)? {
                 return Ok(Some(self.take_head(recv, parsed)));
@@ -143,18 +142,8 @@ impl HeadReader {
     }
 }
 
-/// A complete response head: its length and where its parts lie.
-struct ParsedHead {
-    len: usize,
-    version: Version,
-    status: StatusCode,
-    reason: Range<usize>,
-    fields: Vec<Span>,
-    may_hold_folds: bool,
-}
-
 impl ParsedHead {
-    fn into_head(self, bytes: Bytes) -> ResponseHead {
+    pub(super) fn into_head(self, bytes: Bytes) -> ResponseHead {
         let reason = bytes.slice(self.reason);
         ResponseHead {
             version: self.version,
@@ -163,139 +152,6 @@ impl ParsedHead {
             headers: HeaderFields::new(bytes, self.fields, self.may_hold_folds),
         }
     }
-}
-
-/// httparse over a buffer that holds a head, possibly followed by more bytes; `None` when the head is not
-/// complete. The field positions go to `fields`.
-fn parse_response(buf: &[u8], max_headers: usize) -> Result<Option<ParsedHead>, ProtoError> {
-    // Most heads fit in a few dozen fields: try slots on the stack before sizing a heap array. The slots
-    // start uninitialised (httparse writes each before use), so trying costs nothing per slot.
-    let mut stack = [const { MaybeUninit::uninit() }; STACK_SLOTS];
-    let slots = header_slots(buf.len(), max_headers);
-    if slots <= STACK_SLOTS {
-        return parse_response_in(buf, &mut stack[..slots]);
-    }
-    match parse_response_in(buf, &mut stack) {
-        Err(e) if e.kind() == ProtoErrorKind::TooManyHeaders => {
-            let mut heap = Vec::new();
-            heap.resize_with(slots, MaybeUninit::uninit);
-            parse_response_in(buf, &mut heap)
-        }
-        other => other,
-    }
-}
-
-/// Header slots tried on the stack first.
-const STACK_SLOTS: usize = 32;
-
-/// Parses strictly first; only a head the strict parser refuses is parsed again with obs-fold allowed, so
-/// a head without folds (nearly all of them) is never searched for one.
-fn parse_response_in<'b>(buf: &'b [u8], slots: &mut [HeaderSlot<'b>]) -> Result<Option<ParsedHead>, ProtoError> {
-    match parse_response_with(buf, slots, false) {
-        Err(_) => parse_response_with(buf, slots, true),
-        parsed => parsed,
-    }
-}
-
-type HeaderSlot<'b> = MaybeUninit<httparse::Header<'b>>;
-
-fn parse_response_with<'b>(
-    buf: &'b [u8],
-    slots: &mut [HeaderSlot<'b>],
-    allow_folds: bool,
-) -> Result<Option<ParsedHead>, ProtoError> {
-    let mut response = httparse::Response::new(&mut []);
-    let status = httparse::ParserConfig::default()
-        .allow_obsolete_multiline_headers_in_responses(allow_folds)
-        .parse_response_with_uninit_headers(&mut response, buf, slots);
-    let len = match status {
-        Ok(httparse::Status::Complete(len)) => len,
-        Ok(httparse::Status::Partial) => return Ok(None),
-        Err(e) => return Err(httparse_error(e)),
-    };
-    let version = match response.version {
-        Some(0) => Version::HTTP_10,
-        Some(1) => Version::HTTP_11,
-        _ => return Err(err(ProtoErrorKind::UnsupportedVersion, "")),
-    };
-    let status = response
-        .code
-        .and_then(|code| StatusCode::from_u16(code).ok())
-        .ok_or_else(|| err(ProtoErrorKind::InvalidHead, "invalid status code"))?;
-    let fields = collect_fields(&buf[..len], response.headers)?;
-    Ok(Some(ParsedHead {
-        len,
-        version,
-        status,
-        reason: reason_range(&buf[..len]),
-        fields,
-        may_hold_folds: allow_folds,
-    }))
-}
-
-/// Where the reason phrase lies. httparse hides a reason holding obs-text, but it is kept as sent.
-fn reason_range(head: &[u8]) -> Range<usize> {
-    let lead = head.iter().take_while(|&&b| b == b'\r' || b == b'\n').count();
-    let line_end = head[lead..].iter().position(|&b| b == b'\n').map_or(head.len(), |i| lead + i);
-    let line_end = if line_end > lead && head[line_end - 1] == b'\r' { line_end - 1 } else { line_end };
-    // `HTTP/1.1 200 ` is 13 bytes; httparse has checked that layout.
-    (lead + 13).min(line_end)..line_end
-}
-
-/// A trailer section's length and fields, `None` when the blank line found does not end it.
-fn parse_trailers(buf: &[u8], max_headers: usize) -> Result<Option<(usize, Vec<Span>)>, ProtoError> {
-    let mut slots = vec![httparse::EMPTY_HEADER; header_slots(buf.len(), max_headers)];
-    match httparse::parse_headers(buf, &mut slots) {
-        Ok(httparse::Status::Complete((len, headers))) => Ok(Some((len, collect_fields(&buf[..len], headers)?))),
-        Ok(httparse::Status::Partial) => Ok(None),
-        Err(e) => Err(httparse_error(e)),
-    }
-}
-
-/// Header slots for httparse: `max_headers`, but never more than `len` bytes can hold (a field line is at
-/// least 3 bytes, `a:\n`), so a large configured limit does not mean a large allocation.
-fn header_slots(len: usize, max_headers: usize) -> usize {
-    max_headers.min(len / 3 + 1)
-}
-
-fn httparse_error(e: httparse::Error) -> ProtoError {
-    match e {
-        httparse::Error::TooManyHeaders => err(ProtoErrorKind::TooManyHeaders, "more than max_headers fields"),
-        other => err(ProtoErrorKind::InvalidHead, other.to_string()),
-    }
-}
-
-/// Where each field httparse found lies in `buf` (the parsed section).
-fn collect_fields(buf: &[u8], headers: &[httparse::Header<'_>]) -> Result<Vec<Span>, ProtoError> {
-    if headers.len() > MAX_MAP_FIELDS {
-        return Err(err(ProtoErrorKind::TooManyHeaders, "more header fields than a header map holds"));
-    }
-    let outside = || err(ProtoErrorKind::InvalidHead, "header field outside the head");
-    // A head larger than 4 GiB cannot be addressed (and no sane limit allows one).
-    if u32::try_from(buf.len()).is_err() {
-        return Err(outside());
-    }
-    // httparse hands out sub-slices of `buf`; their offsets let the fields share the head's bytes.
-    let base = buf.as_ptr() as usize;
-    let span = |part: &[u8]| {
-        let start = (part.as_ptr() as usize).wrapping_sub(base);
-        let end = start.wrapping_add(part.len());
-        // Fits in u32: `end <= buf.len()`, checked below for the whole field at once.
-        (start as u32, end as u32, start <= end && end <= buf.len())
-    };
-    let mut fields = Vec::with_capacity(headers.len());
-    for h in headers {
-        let name = h.name.as_bytes();
-        // An empty part may point anywhere; it is stored as the empty range at 0.
-        let span = |part: &[u8]| if part.is_empty() { (0, 0, true) } else { span(part) };
-        let (name_start, name_end, name_inside) = span(name);
-        let (value_start, value_end, value_inside) = span(h.value);
-        if !(name_inside && value_inside) {
-            return Err(outside());
-        }
-        fields.push(Span { name: (name_start, name_end), value: (value_start, value_end), known: known::of(name) });
-    }
-    Ok(fields)
 }
 
 /// How a final response continues after its head (RFC 9112 §6.3).

@@ -30,15 +30,20 @@ pub(super) mod known {
     /// The bit of `name` (any case), 0 for other names. The spellings servers and callers use (lower case,
     /// and each word capitalised) are compared whole before the byte-by-byte case-insensitive compare.
     pub fn of(name: &[u8]) -> u8 {
-        let (bit, lower, title): (u8, &[u8], &[u8]) = match name.len() {
-            14 => (CONTENT_LENGTH, b"content-length", b"Content-Length"),
-            17 => (TRANSFER_ENCODING, b"transfer-encoding", b"Transfer-Encoding"),
-            10 => (CONNECTION, b"connection", b"Connection"),
-            16 => (CONTENT_ENCODING, b"content-encoding", b"Content-Encoding"),
-            8 => (LOCATION, b"location", b"Location"),
-            _ => return 0,
-        };
-        if name == lower || name == title || name.eq_ignore_ascii_case(lower) {
+        match name.len() {
+            14 => matches(name, CONTENT_LENGTH, b"content-length", b"Content-Length"),
+            17 => matches(name, TRANSFER_ENCODING, b"transfer-encoding", b"Transfer-Encoding"),
+            10 => matches(name, CONNECTION, b"connection", b"Connection"),
+            16 => matches(name, CONTENT_ENCODING, b"content-encoding", b"Content-Encoding"),
+            8 => matches(name, LOCATION, b"location", b"Location"),
+            _ => 0,
+        }
+    }
+
+    // Fixed-size arrays: the compiler compares them inline, where slices of unknown length call memcmp.
+    fn matches<const N: usize>(name: &[u8], bit: u8, lower: &[u8; N], title: &[u8; N]) -> u8 {
+        let Ok(name) = <&[u8; N]>::try_from(name) else { return 0 };
+        if name == title || name == lower || name.eq_ignore_ascii_case(lower) {
             bit
         } else {
             0

@@ -50,6 +50,7 @@ mod decode;
 mod encode;
 mod error;
 mod fields;
+mod scan;
 #[cfg(test)]
 mod tests;
 
