@@ -40,6 +40,7 @@
 
 mod body;
 mod config;
+mod cookies;
 mod error;
 mod exchange;
 mod net;
@@ -55,6 +56,7 @@ pub mod tokio;
 
 pub use blocking::{Body, Session, WebSocket};
 pub use config::SessionBuilder;
+pub use cookies::{Cookie, CookieJar};
 pub use error::{Error, ErrorKind, Result, TimeoutPhase};
 pub use request::{Driver, IntoUrl, RequestBuilder};
 pub use response::{Response, Timings};
