@@ -9,6 +9,8 @@
 //!   [`Response`] type whose head accessors are the same; only the body type differs
 //!   ([`AsyncBody`] implements `AsyncRead`, [`Body`] implements `io::Read`).
 //! - Connections are pooled per origin (LIFO), checked before reuse, and never returned dirty.
+//! - Cookies are kept per session by default ([`CookieJar`], RFC 6265), redirects and WebSocket
+//!   handshakes included; [`SessionBuilder::cookie_store`] turns that off.
 //!
 //! ## Async
 //!
