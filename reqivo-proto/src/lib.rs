@@ -4,7 +4,7 @@
 //! RFC 9112 §6, keep-alive decisions), connection-pool bookkeeping ([`pool`]), timeout arithmetic over
 //! instants the caller passes in ([`deadline`]), URL reference resolution ([`url`]), the WebSocket client
 //! codec with its keepalive schedule ([`ws`]), and reconnection backoff from a caller-supplied random
-//! number ([`backoff`]).
+//! number ([`backoff`]), and the cookie jar ([`cookie`]: RFC 6265 parsing, storage and matching).
 //!
 //! **Out of scope:** sockets, TLS, DNS, timers, threads and async runtimes. Nothing in this crate reads a
 //! clock, sleeps or performs I/O: bytes and decisions go in, bytes and decisions come out. The I/O drivers
@@ -18,6 +18,7 @@
 #![warn(missing_docs)]
 
 pub mod backoff;
+pub mod cookie;
 pub mod deadline;
 mod decimal;
 pub mod h1;

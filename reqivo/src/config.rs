@@ -45,6 +45,8 @@ pub struct Config {
     pub continue_timeout: Duration,
     pub gzip: bool,
     pub tls: Arc<crate::tls::Tls>,
+    /// The cookie jar; `None` with `cookie_store(false)` (see `cookies.rs`).
+    pub cookies: Option<Arc<crate::cookies::CookieJar>>,
 }
 
 /// Builds an [`AsyncSession`](crate::AsyncSession) or a [`Session`](crate::Session): one builder, the
@@ -76,6 +78,7 @@ pub struct SessionBuilder<S> {
     continue_timeout: Duration,
     gzip: bool,
     tls: TlsSettings,
+    pub(crate) cookies: Option<Arc<crate::cookies::CookieJar>>,
     error: Option<Error>,
     _session: PhantomData<fn() -> S>,
 }
@@ -101,6 +104,7 @@ impl<S: crate::request::sealed::Sealed> SessionBuilder<S> {
             continue_timeout: Duration::from_secs(1),
             gzip: cfg!(feature = "gzip"),
             tls: TlsSettings::default(),
+            cookies: Some(Arc::default()),
             error: None,
             _session: PhantomData,
         }
@@ -279,6 +283,7 @@ impl<S: crate::request::sealed::Sealed> SessionBuilder<S> {
             continue_timeout: self.continue_timeout,
             gzip: self.gzip,
             tls,
+            cookies: self.cookies,
         }))
     }
 }

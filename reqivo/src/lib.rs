@@ -9,6 +9,8 @@
 //!   [`Response`] type whose head accessors are the same; only the body type differs
 //!   ([`AsyncBody`] implements `AsyncRead`, [`Body`] implements `io::Read`).
 //! - Connections are pooled per origin (LIFO), checked before reuse, and never returned dirty.
+//! - Cookies are kept per session by default ([`CookieJar`], RFC 6265), redirects and WebSocket
+//!   handshakes included; [`SessionBuilder::cookie_store`] turns that off.
 //!
 //! ## Async
 //!
@@ -40,6 +42,7 @@
 
 mod body;
 mod config;
+mod cookies;
 mod error;
 mod exchange;
 mod net;
@@ -55,6 +58,7 @@ pub mod tokio;
 
 pub use blocking::{Body, Session, WebSocket};
 pub use config::SessionBuilder;
+pub use cookies::{Cookie, CookieJar};
 pub use error::{Error, ErrorKind, Result, TimeoutPhase};
 pub use request::{Driver, IntoUrl, RequestBuilder};
 pub use response::{Response, Timings};

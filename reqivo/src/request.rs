@@ -208,6 +208,8 @@ pub(crate) struct Prepared<St> {
     pub defaults: bool,
     pub body: RequestBody<St>,
     pub timeouts: Timeouts,
+    /// The `Cookie` field in `headers` came from the cookie jar (replaced on every redirect hop).
+    pub jar_cookie: bool,
 }
 
 impl<'s, S: Driver> RequestBuilder<'s, S> {
@@ -352,7 +354,19 @@ impl<'s, S: Driver> RequestBuilder<'s, S> {
             read: self.timeouts.read.or(config.timeouts.read),
             total: self.timeouts.total.or(config.timeouts.total),
         };
-        Ok((self.session, Prepared { method: self.method, url, host, headers, defaults, body: self.body, timeouts }))
+        Ok((
+            self.session,
+            Prepared {
+                method: self.method,
+                url,
+                host,
+                headers,
+                defaults,
+                body: self.body,
+                timeouts,
+                jar_cookie: false,
+            },
+        ))
     }
 }
 

@@ -784,3 +784,133 @@ parity!(informational_103_before_final_response, |d| {
     assert_eq!(o.body, b"ok");
     assert_eq!(o.header("link"), None, "the 103's fields are not the final response's");
 });
+
+// --- cookies ---------------------------------------------------------------------------------------------
+
+/// `/set-cookie` with one `Set-Cookie` per entry of `cookies`, redirecting to `to` when given.
+fn set_cookie_url(server: &HyperServer, cookies: &[&str], to: Option<&str>) -> String {
+    let escape = |s: &str| {
+        s.bytes()
+            .map(|b| match b {
+                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect::<String>()
+    };
+    let mut query: Vec<String> = cookies.iter().map(|c| format!("c={}", escape(c))).collect();
+    query.extend(to.map(|t| format!("to={}", escape(t))));
+    server.url(&format!("/set-cookie?{}", query.join("&")))
+}
+
+fn sent_cookies(c: &Client, url: &str) -> Vec<String> {
+    echo_headers(&c.fetch(Req::get(url)).unwrap().echo(), "cookie")
+}
+
+parity!(cookies_set_then_sent_back, |d| {
+    let server = HyperServer::start();
+    let c = client(d);
+    assert!(sent_cookies(&c, &server.url("/echo")).is_empty(), "a fresh session sends no cookie");
+    c.fetch(Req::get(set_cookie_url(&server, &["a=1; Path=/", "b=2; HttpOnly; SameSite=Lax"], None))).unwrap();
+    assert_eq!(sent_cookies(&c, &server.url("/echo")), ["a=1; b=2"], "one Cookie field, in creation order");
+    // Longer paths first; a path-scoped cookie stays on its path.
+    c.fetch(Req::get(set_cookie_url(&server, &["deep=3; Path=/deep"], None))).unwrap();
+    assert_eq!(sent_cookies(&c, &server.url("/deep/echo")), ["deep=3; a=1; b=2"]);
+    assert_eq!(sent_cookies(&c, &server.url("/echo")), ["a=1; b=2"]);
+    // Replacing keeps the place; the jar is visible through the session.
+    c.fetch(Req::get(set_cookie_url(&server, &["a=9"], None))).unwrap();
+    assert_eq!(sent_cookies(&c, &server.url("/echo")), ["a=9; b=2"]);
+    let jar = c.cookies().expect("cookies are on by default");
+    assert_eq!((jar.get("a").as_deref(), jar.len()), (Some("9"), 3));
+    // A Cookie header of the request's own wins over the jar.
+    let o = c.fetch(Req::get(server.url("/echo")).header("cookie", "mine=1")).unwrap();
+    assert_eq!(echo_headers(&o.echo(), "cookie"), ["mine=1"]);
+    // Cookies added by hand are sent; clearing the jar stops them.
+    jar.add(server.url("/"), "hand=1").unwrap();
+    assert_eq!(sent_cookies(&c, &server.url("/echo")), ["a=9; b=2; hand=1"]);
+    jar.clear();
+    assert!(sent_cookies(&c, &server.url("/echo")).is_empty());
+});
+
+parity!(cookies_not_sent_to_another_host, |d| {
+    let server = HyperServer::start();
+    let c = client(d);
+    // The server is 127.0.0.1: a host-only cookie from it is not sent to `localhost`, even on the same
+    // port, and a Domain attribute naming another host is refused.
+    c.fetch(Req::get(set_cookie_url(&server, &["ip=1", "other=1; Domain=example.com"], None))).unwrap();
+    assert_eq!(c.cookies().unwrap().len(), 1);
+    assert_eq!(sent_cookies(&c, &server.url("/echo")), ["ip=1"]);
+    let localhost = server.url("/echo").replace("127.0.0.1", "localhost");
+    assert!(sent_cookies(&c, &localhost).is_empty(), "a cookie of 127.0.0.1 went to localhost");
+    // Nor after a redirect to that other host; the redirect's own cookie goes along on its origin only.
+    let to = localhost.clone();
+    let o = c.fetch(Req::get(set_cookie_url(&server, &["hop=1"], Some(&to)))).unwrap();
+    assert_eq!(o.url, localhost);
+    assert!(echo_headers(&o.echo(), "cookie").is_empty());
+});
+
+parity!(secure_cookie_not_sent_over_http, |d| {
+    let server = HyperServer::start();
+    let c = client(d);
+    c.fetch(Req::get(set_cookie_url(&server, &["plain=1", "sec=1; Secure"], None))).unwrap();
+    assert_eq!(c.cookies().unwrap().len(), 2);
+    assert_eq!(sent_cookies(&c, &server.url("/echo")), ["plain=1"]);
+    // Over https it is sent.
+    let cert = support::tls::localhost_cert();
+    let tls = HyperServer::start_tls(cert.server_config.clone());
+    let c = Client::new(d, &Opts::new().add_root_certificate(&cert.der).tls_system_roots(false)).unwrap();
+    c.cookies().unwrap().add(tls.url("/"), "sec=2; Secure").unwrap();
+    assert_eq!(sent_cookies(&c, &tls.url("/echo")), ["sec=2"]);
+    assert!(sent_cookies(
+        &c,
+        &tls.url("/echo")
+            .replace("https:", "http:")
+            .replace(&tls.addr().port().to_string(), &server.addr().port().to_string())
+    )
+    .is_empty());
+});
+
+parity!(cookie_set_on_redirect_is_sent_on_the_followed_request, |d| {
+    let server = HyperServer::start();
+    let c = client(d);
+    let o = c.fetch(Req::get(set_cookie_url(&server, &["hop=1; Path=/"], Some("/echo")))).unwrap();
+    assert_eq!(o.url, server.url("/echo"));
+    assert_eq!(echo_headers(&o.echo(), "cookie"), ["hop=1"]);
+    // Two hops, each adding one: the second hop carries the first's cookie, the last request both.
+    let second = set_cookie_url(&server, &["two=2"], Some("/echo"));
+    let o = c.fetch(Req::get(set_cookie_url(&server, &["one=1"], Some(&second)))).unwrap();
+    assert_eq!(echo_headers(&o.echo(), "cookie"), ["hop=1; one=1; two=2"]);
+});
+
+parity!(max_age_zero_deletes_a_cookie, |d| {
+    let server = HyperServer::start();
+    let c = client(d);
+    c.fetch(Req::get(set_cookie_url(&server, &["a=1", "b=1; Max-Age=3600"], None))).unwrap();
+    assert_eq!(sent_cookies(&c, &server.url("/echo")), ["a=1; b=1"]);
+    c.fetch(Req::get(set_cookie_url(&server, &["a=; Max-Age=0"], None))).unwrap();
+    assert_eq!(sent_cookies(&c, &server.url("/echo")), ["b=1"]);
+    c.fetch(Req::get(set_cookie_url(&server, &["b=; Expires=Thu, 01 Jan 1970 00:00:00 GMT"], None))).unwrap();
+    assert!(sent_cookies(&c, &server.url("/echo")).is_empty());
+    assert!(c.cookies().unwrap().is_empty());
+});
+
+parity!(cookie_store_off_sends_nothing, |d| {
+    let server = HyperServer::start();
+    let c = Client::new(d, &Opts::new().cookie_store(false)).unwrap();
+    assert!(c.cookies().is_none());
+    let o = c.fetch(Req::get(set_cookie_url(&server, &["a=1"], Some("/echo")))).unwrap();
+    assert!(echo_headers(&o.echo(), "cookie").is_empty());
+    assert!(sent_cookies(&c, &server.url("/echo")).is_empty());
+    // The Set-Cookie fields are still there for the caller.
+    let o = c.fetch(Req::get(set_cookie_url(&server, &["a=1"], None))).unwrap();
+    assert_eq!(o.header("set-cookie"), Some("a=1"));
+});
+
+parity!(sessions_share_a_cookie_jar, |d| {
+    let server = HyperServer::start();
+    let jar = std::sync::Arc::new(reqivo::CookieJar::new());
+    let a = Client::new(d, &Opts::new().cookie_jar(jar.clone())).unwrap();
+    let b = Client::new(d, &Opts::new().cookie_jar(jar.clone())).unwrap();
+    a.fetch(Req::get(set_cookie_url(&server, &["shared=1"], None))).unwrap();
+    assert_eq!(sent_cookies(&b, &server.url("/echo")), ["shared=1"]);
+    assert_eq!(jar.cookie_header(server.url("/x")).as_deref(), Some("shared=1"));
+});

@@ -377,3 +377,36 @@ fn split_halves_and_stream_sink_async() {
         });
     });
 }
+
+parity!(handshake_carries_and_stores_cookies, |d| {
+    let Some(server) = PyWsServer::start() else { return };
+    let jar = std::sync::Arc::new(reqivo::CookieJar::new());
+    // Cookies are not scheme-bound: one set for http:// goes to ws:// on the same host; a Secure one not.
+    let http = server.url("/").replacen("ws:", "http:", 1);
+    jar.add(&*http, "sid=abc; Path=/").unwrap();
+    jar.add(&*http, "sec=1; Secure").unwrap();
+    let opts = WsOpts { session: Opts::new().cookie_jar(jar.clone()), ..WsOpts::new() };
+    let mut c = WsClient::connect(d, &server.url("/info"), &opts).unwrap();
+    let headers = info(&mut c)["headers"].clone();
+    let cookies: Vec<_> =
+        headers.as_array().unwrap().iter().filter(|p| p[0] == "cookie").map(|p| p[1].clone()).collect();
+    assert_eq!(cookies, [json!("sid=abc")]);
+    // A Cookie header of the caller's own wins.
+    let own = WsOpts { headers: vec![("cookie".into(), "mine=1".into())], ..opts };
+    let mut c = WsClient::connect(d, &server.url("/info"), &own).unwrap();
+    let headers = info(&mut c)["headers"].clone();
+    let cookies: Vec<_> =
+        headers.as_array().unwrap().iter().filter(|p| p[0] == "cookie").map(|p| p[1].clone()).collect();
+    assert_eq!(cookies, [json!("mine=1")]);
+});
+
+parity!(handshake_response_sets_cookies, |d| {
+    let server = TungServer::start();
+    let jar = std::sync::Arc::new(reqivo::CookieJar::new());
+    let opts = WsOpts { session: Opts::new().cookie_jar(jar.clone()), ..WsOpts::new() };
+    let mut c = WsClient::connect(d, &server.url("/set-cookie"), &opts).unwrap();
+    assert_eq!(jar.get("ws").as_deref(), Some("handshake"));
+    c.send_text("still echoes").unwrap();
+    c.expect_text("still echoes");
+    c.close(1000, "").unwrap();
+});

@@ -86,7 +86,9 @@ impl Session {
         let deadlines = Deadlines::new(start, req.timeouts.total);
         let mut redirects = Redirects::new(config.max_redirects);
         loop {
+            crate::cookies::attach(config, &mut req);
             let (pooled, head, timings, head_at) = self.attempt(&mut req, &deadlines, start)?;
+            crate::cookies::store(config.cookies.as_deref(), &req.url, &head.headers);
             let decision = if config.follow_redirects {
                 let location = head.headers.get("location");
                 redirects

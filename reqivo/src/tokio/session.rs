@@ -88,7 +88,9 @@ impl AsyncSession {
         let deadlines = Deadlines::new(start, req.timeouts.total);
         let mut redirects = Redirects::new(config.max_redirects);
         loop {
+            crate::cookies::attach(config, req);
             let (pooled, head, timings, head_at) = self.attempt(req, &deadlines, start).await?;
+            crate::cookies::store(config.cookies.as_deref(), &req.url, &head.headers);
             let decision = if config.follow_redirects {
                 let location = head.headers.get("location");
                 redirects

@@ -259,6 +259,7 @@ impl<'s, S: Driver> WebSocketBuilder<'s, S> {
             keepalive: self.keepalive,
             reconnect: self.reconnect,
             on_reconnect: self.on_reconnect.map(Mutex::new),
+            cookies: config.cookies.clone(),
         })
     }
 }
@@ -280,6 +281,7 @@ pub(crate) struct WsParams {
     keepalive: Option<(Duration, Duration)>,
     reconnect: Option<ReconnectPolicy>,
     on_reconnect: Option<Mutex<OnReconnect>>,
+    cookies: Option<Arc<crate::cookies::CookieJar>>,
 }
 
 /// One opening handshake: the codec's check and the request headers carrying its fresh key.
@@ -295,6 +297,9 @@ impl WsParams {
         fill_random(&mut key)?;
         let check = ClientHandshake::new(key, &self.config).map_err(|e| usage(e).with_url(&self.url))?;
         let mut headers = self.headers.clone();
+        if let Some(jar) = &self.cookies {
+            crate::cookies::add_header(jar, &self.url, &mut headers, |h| h.contains_key(http::header::COOKIE));
+        }
         for (name, value) in check.headers() {
             headers.insert(name.clone(), value.clone());
         }
@@ -314,6 +319,7 @@ impl WsParams {
 
     /// Checks the server's answer (RFC 6455 §4.1, RFC 7692 §7.1).
     pub(crate) fn verify(&self, hs: &Handshake, head: &ResponseHead) -> Result<Negotiated> {
+        crate::cookies::store(self.cookies.as_deref(), &self.url, &head.headers);
         hs.check.verify(head.status, &head.headers.to_header_map()).map_err(|e| {
             let message = match e {
                 reqivo_proto::ws::HandshakeError::Status(status) => {

@@ -77,6 +77,14 @@ impl Client {
         }
     }
 
+    /// The session's cookie jar (`None` with `cookie_store(false)`).
+    pub fn cookies(&self) -> Option<std::sync::Arc<reqivo::CookieJar>> {
+        match self {
+            Client::Async { session, .. } => session.cookies().cloned(),
+            Client::Sync { session } => session.cookies().cloned(),
+        }
+    }
+
     pub fn pool_stats(&self) -> PoolStats {
         match self {
             Client::Async { session, .. } => session.pool_stats(),

@@ -22,6 +22,7 @@
 //! | `/trailers`                  | chunked `hello trailers` + trailer `x-checksum` (needs `TE: trailers`)|
 //! | `/big-header?bytes=N`        | a response header `x-big` of N bytes                                 |
 //! | `/cookies`                   | two `Set-Cookie` fields                                              |
+//! | `/set-cookie?c=V&c=…&to=PATH`| a `Set-Cookie: V` per `c` (percent-decoded); 302 to PATH with `to`    |
 //! | `/gzip`                      | always gzip-encoded text; `x-saw-accept-encoding` echoes the header  |
 
 use std::convert::Infallible;
@@ -262,6 +263,26 @@ fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
     })
 }
 
+/// `%XX` escapes decoded (`+` kept): enough for the cookie values the tests put in a query.
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match (b[i], b.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok())) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 fn num(query: &str, name: &str, default: u64) -> u64 {
     query_param(query, name).and_then(|v| v.parse().ok()).unwrap_or(default)
 }
@@ -319,6 +340,19 @@ async fn handle(req: Request<Incoming>) -> Result<Response<TestBody>, Infallible
             let mut r = respond(200, TestBody::full("cookies"));
             r.headers_mut().append("set-cookie", "a=1; Path=/".parse().unwrap());
             r.headers_mut().append("set-cookie", "b=2; Path=/".parse().unwrap());
+            r
+        }
+        ["set-cookie"] => {
+            let to = query_param(&query, "to");
+            let mut r = respond(if to.is_some() { 302 } else { 200 }, TestBody::full("cookies set"));
+            for pair in query.split('&') {
+                if let Some(value) = pair.strip_prefix("c=") {
+                    r.headers_mut().append("set-cookie", percent_decode(value).parse().unwrap());
+                }
+            }
+            if let Some(to) = to {
+                r.headers_mut().insert("location", percent_decode(to).parse().unwrap());
+            }
             r
         }
         ["reject"] => {

@@ -30,6 +30,8 @@ enum Setting {
     RootCert(Vec<u8>),
     SystemRoots(bool),
     AcceptInvalidCerts(bool),
+    CookieStore(bool),
+    CookieJar(std::sync::Arc<reqivo::CookieJar>),
 }
 
 impl Opts {
@@ -91,6 +93,12 @@ impl Opts {
     pub fn danger_accept_invalid_certs(self, b: bool) -> Opts {
         self.with(Setting::AcceptInvalidCerts(b))
     }
+    pub fn cookie_store(self, b: bool) -> Opts {
+        self.with(Setting::CookieStore(b))
+    }
+    pub fn cookie_jar(self, jar: std::sync::Arc<reqivo::CookieJar>) -> Opts {
+        self.with(Setting::CookieJar(jar))
+    }
 
     /// The same builder calls for either session type.
     pub fn apply<S: reqivo::Driver>(&self, mut b: SessionBuilder<S>) -> SessionBuilder<S> {
@@ -113,6 +121,8 @@ impl Opts {
                 Setting::RootCert(der) => b.add_root_certificate(der),
                 Setting::SystemRoots(r) => b.tls_system_roots(r),
                 Setting::AcceptInvalidCerts(a) => b.danger_accept_invalid_certs(a),
+                Setting::CookieStore(c) => b.cookie_store(c),
+                Setting::CookieJar(jar) => b.cookie_jar(jar),
             };
         }
         b

@@ -7,6 +7,7 @@
 //! | `/fragments`           | sends a text message in 3 raw frames and a binary one in 3, then echoes    |
 //! | `/close?code=N`        | closes at once with code N and reason `bye from tungstenite`               |
 //! | `/silent`              | completes the handshake, then never reads (so never answers a Ping)        |
+//! | `/set-cookie`          | like `/echo`; the handshake response sets the cookie `ws=handshake`       |
 //!
 //! A `Sec-WebSocket-Protocol` offer is answered with `chat.v1` when offered. The close code and reason
 //! of the last connection the client closed are kept ([`TungServer::last_close`]).
@@ -125,6 +126,9 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(stream: S, last: LastClose) {
         let offered = req.headers().get_all("sec-websocket-protocol").iter().filter_map(|v| v.to_str().ok());
         if offered.flat_map(|v| v.split(',')).any(|p| p.trim() == "chat.v1") {
             resp.headers_mut().insert("sec-websocket-protocol", "chat.v1".parse().unwrap());
+        }
+        if req.uri().path() == "/set-cookie" {
+            resp.headers_mut().append("set-cookie", "ws=handshake; Path=/".parse().unwrap());
         }
         Ok(resp)
     };
