@@ -26,6 +26,7 @@ pub(super) mod known {
     pub const CONNECTION: u8 = 4;
     pub const CONTENT_ENCODING: u8 = 8;
     pub const LOCATION: u8 = 16;
+    pub const SET_COOKIE: u8 = 32;
 
     /// The bit of `name` (any case), 0 for other names. The spellings servers and callers use (lower case,
     /// and each word capitalised) are compared whole before the byte-by-byte case-insensitive compare.
@@ -33,7 +34,10 @@ pub(super) mod known {
         match name.len() {
             14 => matches(name, CONTENT_LENGTH, b"content-length", b"Content-Length"),
             17 => matches(name, TRANSFER_ENCODING, b"transfer-encoding", b"Transfer-Encoding"),
-            10 => matches(name, CONNECTION, b"connection", b"Connection"),
+            10 => {
+                matches(name, CONNECTION, b"connection", b"Connection")
+                    | matches(name, SET_COOKIE, b"set-cookie", b"Set-Cookie")
+            }
             16 => matches(name, CONTENT_ENCODING, b"content-encoding", b"Content-Encoding"),
             8 => matches(name, LOCATION, b"location", b"Location"),
             _ => 0,

@@ -280,3 +280,18 @@ fn every_byte_in_every_position_of_a_small_head() {
         }
     }
 }
+
+#[test]
+fn known_names_are_found_in_any_case_and_others_are_not_mistaken_for_them() {
+    let buf = b"HTTP/1.1 200 OK\r\nset-cookie: a=1\r\nConnection: close\r\nSET-COOKIE: b=2\r\nX-Set-Cookie: no\r\n\
+Set-Cookie: c=3\r\nset-cookie2: no\r\nconnectioN: keep-alive\r\n\r\n";
+    let head = parse_response(buf, 100).unwrap().unwrap().into_head(Bytes::copy_from_slice(buf));
+    let all = |name| head.headers.get_all(name).collect::<Vec<_>>();
+    assert_eq!(all("Set-Cookie"), [&b"a=1"[..], b"b=2", b"c=3"]);
+    assert_eq!(all("set-cookie"), all("SET-cookie"));
+    assert_eq!(all("connection"), [&b"close"[..], b"keep-alive"]);
+    assert_eq!(all("x-set-cookie"), [&b"no"[..]]);
+    let bare = parse_response(b"HTTP/1.1 200 OK\r\nX: y\r\n\r\n", 100).unwrap().unwrap();
+    let bare = bare.into_head(Bytes::from_static(b"HTTP/1.1 200 OK\r\nX: y\r\n\r\n"));
+    assert_eq!(bare.headers.get("set-cookie"), None);
+}
