@@ -188,7 +188,7 @@ pub(crate) fn add_header(
 /// fields. The clock is read only when there is one.
 pub(crate) fn store(jar: Option<&CookieJar>, url: &Uri, fields: &HeaderFields) {
     let Some(jar) = jar else { return };
-    let mut values = fields.get_all("set-cookie").peekable();
+    let mut values = fields.set_cookies().peekable();
     if values.peek().is_none() {
         return;
     }

@@ -289,6 +289,7 @@ Set-Cookie: c=3\r\nset-cookie2: no\r\nconnectioN: keep-alive\r\n\r\n";
     let all = |name| head.headers.get_all(name).collect::<Vec<_>>();
     assert_eq!(all("Set-Cookie"), [&b"a=1"[..], b"b=2", b"c=3"]);
     assert_eq!(all("set-cookie"), all("SET-cookie"));
+    assert_eq!(head.headers.set_cookies().collect::<Vec<_>>(), all("set-cookie"));
     assert_eq!(all("connection"), [&b"close"[..], b"keep-alive"]);
     assert_eq!(all("x-set-cookie"), [&b"no"[..]]);
     let bare = parse_response(b"HTTP/1.1 200 OK\r\nX: y\r\n\r\n", 100).unwrap().unwrap();
