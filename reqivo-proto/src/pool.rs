@@ -91,10 +91,20 @@ struct Origin<C> {
     active: usize,
 }
 
+impl<C> Origin<C> {
+    fn new() -> Self {
+        Origin { idle: Vec::new(), active: 0 }
+    }
+}
+
 /// The pool. Generic over the connection type so both drivers share it.
 #[derive(Debug)]
 pub struct Pool<C> {
     config: PoolConfig,
+    /// The first origin in use has a place of its own, found without hashing: most sessions talk to one
+    /// origin. (Keys are compared host pointer first: a session's keys share one `Arc`.) Other origins
+    /// live in `origins`; `front` is freed like a map entry when its origin has nothing left.
+    front: Option<(PoolKey, Origin<C>)>,
     origins: HashMap<PoolKey, Origin<C>, BuildHasherDefault<Fnv1a>>,
     opened: u64,
     reused: u64,
@@ -103,7 +113,7 @@ pub struct Pool<C> {
 impl<C> Pool<C> {
     /// An empty pool.
     pub fn new(config: PoolConfig) -> Self {
-        Pool { config, origins: HashMap::default(), opened: 0, reused: 0 }
+        Pool { config, front: None, origins: HashMap::default(), opened: 0, reused: 0 }
     }
 
     /// The settings.
@@ -115,10 +125,14 @@ impl<C> Pool<C> {
     /// the driver to close.
     pub fn checkout(&mut self, key: &PoolKey, now: Instant, expired: &mut Vec<C>) -> Checkout<C> {
         let idle_timeout = self.config.idle_timeout;
-        // One lookup when the origin is known (the common case); the key is cloned only for a new one.
-        let origin = match self.origins.get_mut(key) {
-            Some(origin) => origin,
-            None => self.origins.entry(key.clone()).or_insert_with(|| Origin { idle: Vec::new(), active: 0 }),
+        // The key is cloned only for a new origin.
+        let origin = match &mut self.front {
+            Some((k, origin)) if k == key => origin,
+            front => match self.origins.get_mut(key) {
+                Some(origin) => origin,
+                None if front.is_none() => &mut front.insert((key.clone(), Origin::new())).1,
+                None => self.origins.entry(key.clone()).or_insert_with(Origin::new),
+            },
         };
         if let Some(limit) = idle_timeout {
             // LIFO: the oldest idle connections sit at the bottom of the stack.
@@ -144,7 +158,7 @@ impl<C> Pool<C> {
     /// `max_idle_per_host` idle connections: the driver closes it.
     pub fn checkin(&mut self, key: &PoolKey, conn: C, now: Instant) -> Option<C> {
         let max_idle = self.config.max_idle_per_host;
-        let Some(origin) = self.origins.get_mut(key) else { return Some(conn) };
+        let Some(origin) = self.origin_mut(key) else { return Some(conn) };
         origin.active = origin.active.saturating_sub(1);
         if origin.idle.len() >= max_idle {
             return Some(conn);
@@ -155,18 +169,32 @@ impl<C> Pool<C> {
 
     /// The connection of a checked-out slot was closed (failed, dirty, or dropped mid-request).
     pub fn release(&mut self, key: &PoolKey) {
-        if let Some(origin) = self.origins.get_mut(key) {
+        if let Some(origin) = self.origin_mut(key) {
             origin.active = origin.active.saturating_sub(1);
             if origin.active == 0 && origin.idle.is_empty() {
-                self.origins.remove(key);
+                match &self.front {
+                    Some((k, _)) if k == key => self.front = None,
+                    _ => drop(self.origins.remove(key)),
+                }
             }
+        }
+    }
+
+    fn origin_mut(&mut self, key: &PoolKey) -> Option<&mut Origin<C>> {
+        match &mut self.front {
+            Some((k, origin)) if k == key => Some(origin),
+            _ => self.origins.get_mut(key),
         }
     }
 
     /// Current counters.
     pub fn stats(&self) -> PoolStats {
-        let (idle, in_use) =
-            self.origins.values().fold((0, 0), |(idle, used), o| (idle + o.idle.len(), used + o.active));
+        let (idle, in_use) = self
+            .front
+            .iter()
+            .map(|(_, o)| o)
+            .chain(self.origins.values())
+            .fold((0, 0), |(idle, used), o| (idle + o.idle.len(), used + o.active));
         PoolStats { idle, in_use, opened: self.opened, reused: self.reused }
     }
 }
@@ -263,5 +291,25 @@ mod tests {
         let got = pool.checkout(&key("a"), t0 + Duration::from_secs(12), &mut expired);
         assert!(matches!(got, Checkout::Reuse { conn: 2, .. }));
         assert_eq!(expired, vec![1]);
+    }
+
+    #[test]
+    fn origins_beside_the_first_keep_their_state() {
+        let mut pool = Pool::new(PoolConfig::default());
+        let now = Instant::now();
+        let mut expired = Vec::new();
+        assert!(matches!(pool.checkout(&key("a"), now, &mut expired), Checkout::Connect));
+        assert!(matches!(pool.checkout(&key("b"), now, &mut expired), Checkout::Connect));
+        assert_eq!(pool.checkin(&key("b"), 2, now), None);
+        // The first origin empties and gives up its place; "b" is still found, not duplicated.
+        pool.release(&key("a"));
+        assert_eq!(pool.stats(), PoolStats { idle: 1, in_use: 0, opened: 2, reused: 0 });
+        assert!(matches!(pool.checkout(&key("b"), now, &mut expired), Checkout::Reuse { conn: 2, .. }));
+        assert!(matches!(pool.checkout(&key("c"), now, &mut expired), Checkout::Connect));
+        assert_eq!(pool.checkin(&key("c"), 3, now), None);
+        assert_eq!(pool.checkin(&key("b"), 2, now), None);
+        assert_eq!(pool.stats(), PoolStats { idle: 2, in_use: 0, opened: 3, reused: 1 });
+        assert!(matches!(pool.checkout(&key("c"), now, &mut expired), Checkout::Reuse { conn: 3, .. }));
+        assert!(matches!(pool.checkout(&key("b"), now, &mut expired), Checkout::Reuse { conn: 2, .. }));
     }
 }

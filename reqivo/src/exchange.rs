@@ -85,6 +85,7 @@ pub(crate) fn apply_redirect<St>(req: &mut Prepared<St>, follow: Follow, config:
     }
     req.method = follow.method;
     req.url = follow.url;
+    req.target = None;
 }
 
 pub(crate) fn redirect_error(e: RedirectError, url: &Uri) -> Error {

@@ -24,6 +24,9 @@ pub(crate) struct SharedPool<C> {
     /// Blocking threads inside `wait_blocking`; changed under the lock. Waking a condition variable costs
     /// a syscall, so it is only done when someone waits.
     blocking_waiters: AtomicUsize,
+    /// Async checkouts that saw the pool full and wait for `freed_async`; `notify_waiters` takes a lock,
+    /// so it is only called when someone waits.
+    async_waiters: AtomicUsize,
     /// The target of the last request: the next URL of the same origin shares its pool key and Host.
     last_target: Mutex<Option<Target>>,
 }
@@ -59,6 +62,7 @@ impl<C> SharedPool<C> {
             freed_async: tokio::sync::Notify::new(),
             generation: AtomicU64::new(0),
             blocking_waiters: AtomicUsize::new(0),
+            async_waiters: AtomicUsize::new(0),
             last_target: Mutex::new(None),
         })
     }
@@ -94,7 +98,17 @@ impl<C> SharedPool<C> {
         if self.blocking_waiters.load(Ordering::Relaxed) > 0 {
             self.freed.notify_all();
         }
-        self.freed_async.notify_waiters();
+        // A waiter counts itself before its checkout takes the lock, and this runs under the lock after
+        // the slot was freed: either that checkout saw the free slot, or this sees the count.
+        if self.async_waiters.load(Ordering::Relaxed) > 0 {
+            self.freed_async.notify_waiters();
+        }
+    }
+
+    /// Counts an async waiter until the guard is dropped (also when its future is).
+    pub(crate) fn async_waiter(&self) -> AsyncWaiter<'_, C> {
+        self.async_waiters.fetch_add(1, Ordering::Relaxed);
+        AsyncWaiter(self)
     }
 
     /// Splits `uri` into its target ([`Target::from_uri_after`] the last one).
@@ -130,6 +144,15 @@ impl<C> SharedPool<C> {
                 Checkout::Wait => return Attempt::Wait,
             }
         }
+    }
+}
+
+/// An async waiter, counted in `SharedPool::async_waiters` while it lives.
+pub(crate) struct AsyncWaiter<'a, C>(&'a SharedPool<C>);
+
+impl<C> Drop for AsyncWaiter<'_, C> {
+    fn drop(&mut self) {
+        self.0.async_waiters.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

@@ -1,11 +1,12 @@
 //! The request builder both sessions share, and request preparation (URL resolution, header merging).
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT_ENCODING, CONTENT_TYPE};
 use http::{Method, Uri};
+use reqivo_proto::url::Target;
 
 use crate::config::Timeouts;
 use crate::error::{Error, Result};
@@ -32,6 +33,17 @@ pub trait IntoUrl {
     /// The URL as given, not yet resolved.
     #[doc(hidden)]
     fn into_url_ref(self) -> UrlRef;
+
+    /// [`into_url_ref`](Self::into_url_ref) for a request of a session that remembers `last`: text equal
+    /// to the last text resolved is not copied.
+    #[doc(hidden)]
+    fn into_url_ref_after(self, last: &LastUrl) -> UrlRef
+    where
+        Self: Sized,
+    {
+        let _ = last;
+        self.into_url_ref()
+    }
 }
 
 /// A URL as the caller gave it: a parsed absolute URI, or text that may be a relative reference.
@@ -42,19 +54,32 @@ pub enum UrlRef {
     Uri(Uri),
     /// Text: absolute, or relative to `base_url`.
     Text(String),
+    /// Resolved already (the session's last URL), with its target when it has one.
+    Resolved(Uri, Option<Arc<Target>>),
 }
 
 impl UrlRef {
     /// Resolves against `base` (when given and the reference is relative) and parses. With `last`, text
     /// equal to the last text resolved gives the same URL again without parsing.
     pub(crate) fn resolve(self, base: Option<&Uri>, last: Option<&LastUrl>) -> Result<Uri> {
+        self.resolve_target(base, last).map(|(uri, _)| uri)
+    }
+
+    /// [`resolve`](Self::resolve), with the URL's target when `last` knows it (the connection's pool key,
+    /// Host and request target are then not split out of the URL again).
+    pub(crate) fn resolve_target(
+        self,
+        base: Option<&Uri>,
+        last: Option<&LastUrl>,
+    ) -> Result<(Uri, Option<Arc<Target>>)> {
         let text = match self {
-            UrlRef::Uri(u) if u.scheme().is_some() => return Ok(u),
+            UrlRef::Resolved(u, target) => return Ok((u, target)),
+            UrlRef::Uri(u) if u.scheme().is_some() => return Ok((u, None)),
             UrlRef::Uri(u) => u.to_string(),
             UrlRef::Text(t) => t,
         };
-        if let Some(uri) = last.and_then(|l| l.get(&text)) {
-            return Ok(uri);
+        if let Some(hit) = last.and_then(|l| l.get(&text)) {
+            return Ok(hit);
         }
         // Parsed in place: `parse` would copy the text into a fresh buffer first.
         let text = Bytes::from(text);
@@ -72,10 +97,11 @@ impl UrlRef {
                 uri
             }
         };
-        if let Some(last) = last {
-            last.set(text, &uri);
-        }
-        Ok(uri)
+        let target = match last {
+            Some(last) => last.set(text, &uri),
+            None => None,
+        };
+        Ok((uri, target))
     }
 }
 
@@ -84,20 +110,38 @@ fn as_str(text: &Bytes) -> &str {
     std::str::from_utf8(text).unwrap_or_default()
 }
 
-/// A session's last resolved URL text and its result: a session usually sends request after request to
-/// the same URL, and comparing the text costs a fraction of parsing it again.
+/// A session's last resolved URL text, its result and the result's target: a session usually sends
+/// request after request to the same URL, and comparing the text costs a fraction of parsing it again.
 #[derive(Default)]
-pub struct LastUrl(Mutex<Option<(Bytes, Uri)>>);
+pub struct LastUrl(Mutex<Option<Last>>);
+
+struct Last {
+    text: Bytes,
+    uri: Uri,
+    /// `None` when the URL cannot be sent (an unsupported scheme): the request fails later, as without
+    /// this memo.
+    target: Option<Arc<Target>>,
+}
 
 impl LastUrl {
-    fn get(&self, text: &str) -> Option<Uri> {
+    fn get(&self, text: &str) -> Option<(Uri, Option<Arc<Target>>)> {
         let last = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        last.as_ref().filter(|(t, _)| t[..] == *text.as_bytes()).map(|(_, uri)| uri.clone())
+        last.as_ref().filter(|l| l.text[..] == *text.as_bytes()).map(|l| (l.uri.clone(), l.target.clone()))
     }
 
-    /// Keeps the text without a copy: the URL shares its bytes anyway.
-    fn set(&self, text: Bytes, uri: &Uri) {
-        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some((text, uri.clone()));
+    /// Keeps the text without a copy: the URL shares its bytes anyway. The new target shares the pool key
+    /// and Host of the last one when the origin is the same. Returns the target.
+    fn set(&self, text: Bytes, uri: &Uri) -> Option<Arc<Target>> {
+        let mut last = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let previous = last.as_ref().and_then(|l| l.target.as_deref());
+        let target = Target::from_uri_after(uri, previous).ok().map(Arc::new);
+        *last = Some(Last { text, uri: uri.clone(), target: target.clone() });
+        target
+    }
+
+    /// The URL for `text` when it is the last one resolved, without copying the text.
+    fn url_ref(&self, text: &str) -> Option<UrlRef> {
+        self.get(text).map(|(uri, target)| UrlRef::Resolved(uri, target))
     }
 }
 
@@ -117,6 +161,9 @@ impl IntoUrl for &str {
     fn into_url_ref(self) -> UrlRef {
         UrlRef::Text(self.to_owned())
     }
+    fn into_url_ref_after(self, last: &LastUrl) -> UrlRef {
+        last.url_ref(self).unwrap_or_else(|| self.into_url_ref())
+    }
 }
 
 impl IntoUrl for String {
@@ -128,6 +175,9 @@ impl IntoUrl for String {
 impl IntoUrl for &String {
     fn into_url_ref(self) -> UrlRef {
         UrlRef::Text(self.clone())
+    }
+    fn into_url_ref_after(self, last: &LastUrl) -> UrlRef {
+        self.as_str().into_url_ref_after(last)
     }
 }
 
@@ -200,6 +250,8 @@ struct TimeoutOverrides {
 pub(crate) struct Prepared<St> {
     pub method: Method,
     pub url: Uri,
+    /// The target of `url` when the session remembered it; `None` after a redirect.
+    pub target: Option<Arc<Target>>,
     /// A `Host` the caller set by hand; it replaces the one derived from the URL (same origin only).
     pub host: Option<String>,
     /// The request's own headers merged with the session's defaults; only its own when `defaults` is set.
@@ -319,15 +371,14 @@ impl<'s, S: Driver> RequestBuilder<'s, S> {
     /// Resolves the URL, merges headers and timeouts.
     pub(crate) fn prepare(self) -> Result<(&'s S, Prepared<S::Stream>)> {
         let config = self.session.config();
-        let url = self.url.resolve(config.base_url.as_ref(), Some(self.session.last_url())).and_then(|url| match self
-            .query
-            .is_empty()
-        {
-            true => Ok(url),
-            false => Ok(reqivo_proto::url::append_query(&url, &self.query)?),
-        });
-        let url = match (self.error, url) {
-            (Some(e), Ok(u)) => return Err(e.with_url(&u)),
+        let url = self.url.resolve_target(config.base_url.as_ref(), Some(self.session.last_url())).and_then(
+            |(url, target)| match self.query.is_empty() {
+                true => Ok((url, target)),
+                false => Ok((reqivo_proto::url::append_query(&url, &self.query)?, None)),
+            },
+        );
+        let (url, target) = match (self.error, url) {
+            (Some(e), Ok((u, _))) => return Err(e.with_url(&u)),
             (Some(e), Err(_)) => return Err(e),
             (None, Err(e)) => return Err(e),
             (None, Ok(u)) => u,
@@ -359,6 +410,7 @@ impl<'s, S: Driver> RequestBuilder<'s, S> {
             Prepared {
                 method: self.method,
                 url,
+                target,
                 host,
                 headers,
                 defaults,
@@ -404,7 +456,8 @@ macro_rules! session_methods {
                 method: ::http::Method,
                 url: impl $crate::request::IntoUrl,
             ) -> $crate::request::RequestBuilder<'_, $session> {
-                $crate::request::RequestBuilder::new(self, method, url.into_url_ref())
+                let last = $crate::request::sealed::Sealed::last_url(self);
+                $crate::request::RequestBuilder::new(self, method, url.into_url_ref_after(last))
             }
             /// Starts a GET request.
             pub fn get(&self, url: impl $crate::request::IntoUrl) -> $crate::request::RequestBuilder<'_, $session> {

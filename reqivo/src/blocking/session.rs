@@ -120,9 +120,14 @@ impl Session {
         deadlines: &Deadlines,
         start: Instant,
     ) -> Result<(Pooled<Box<Conn>>, ResponseHead, Timings, Instant)> {
-        let target = self.inner.pool.target(&req.url).map_err(|e| Error::from(e).with_url(&req.url))?;
+        let target = match req.target.take() {
+            Some(target) => target,
+            None => Arc::new(self.inner.pool.target(&req.url).map_err(|e| Error::from(e).with_url(&req.url))?),
+        };
         let length = body_length(&req.method, &req.body);
         let mut retried = false;
+        // The request just started: the pool wait starts with it (one clock read fewer).
+        let mut wait_start = start;
         loop {
             let mut timings = Timings::default();
             let mut pooled = self
@@ -131,7 +136,7 @@ impl Session {
                     (&request_head(req, &target, &self.inner.config), length),
                     req.timeouts.connect,
                     deadlines,
-                    &mut timings,
+                    (wait_start, &mut timings),
                 )
                 .map_err(|e| e.with_url(&req.url))?;
             match send(&mut pooled.conn, req, &target, deadlines, &self.inner.config) {
@@ -159,6 +164,7 @@ impl Session {
                     }
                     trace::event!("retrying on a fresh connection after: {e}");
                     retried = true;
+                    wait_start = Instant::now();
                 }
             }
         }
@@ -173,11 +179,11 @@ impl Session {
         // (the boxed body stream is not `Sync`).
         connect_timeout: Option<Duration>,
         deadlines: &Deadlines,
-        timings: &mut Timings,
+        // When the wait for a connection started, and where its time goes.
+        (wait_start, timings): (Instant, &mut Timings),
     ) -> Result<Pooled<Box<Conn>>> {
         let config = &self.inner.config;
         let pool = &self.inner.pool;
-        let wait_start = Instant::now();
         let mut now = wait_start;
         loop {
             let seen = pool.generation();

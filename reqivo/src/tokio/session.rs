@@ -123,9 +123,14 @@ impl AsyncSession {
         deadlines: &Deadlines,
         start: Instant,
     ) -> Result<(Pooled<Box<Conn>>, ResponseHead, Timings, Instant)> {
-        let target = self.inner.pool.target(&req.url).map_err(|e| Error::from(e).with_url(&req.url))?;
+        let target = match req.target.take() {
+            Some(target) => target,
+            None => Arc::new(self.inner.pool.target(&req.url).map_err(|e| Error::from(e).with_url(&req.url))?),
+        };
         let length = body_length(&req.method, &req.body);
         let mut retried = false;
+        // The request just started: the pool wait starts with it (one clock read fewer).
+        let mut wait_start = start;
         loop {
             let mut timings = Timings::default();
             let mut pooled = self
@@ -134,7 +139,7 @@ impl AsyncSession {
                     (&request_head(req, &target, &self.inner.config), length),
                     req.timeouts.connect,
                     deadlines,
-                    &mut timings,
+                    (wait_start, &mut timings),
                 )
                 .await
                 .map_err(|e| e.with_url(&req.url))?;
@@ -163,6 +168,7 @@ impl AsyncSession {
                     }
                     trace::event!("retrying on a fresh connection after: {e}");
                     retried = true;
+                    wait_start = Instant::now();
                 }
             }
         }
@@ -177,17 +183,17 @@ impl AsyncSession {
         // (the boxed body stream is not `Sync`).
         connect_timeout: Option<Duration>,
         deadlines: &Deadlines,
-        timings: &mut Timings,
+        // When the wait for a connection started, and where its time goes.
+        (wait_start, timings): (Instant, &mut Timings),
     ) -> Result<Pooled<Box<Conn>>> {
         let config = &self.inner.config;
         let pool = &self.inner.pool;
-        let wait_start = Instant::now();
         let mut now = wait_start;
-        let mut waiting = false;
+        let mut waiting = None;
         loop {
             // Registered before the checkout, so a slot freed in between still wakes this waiter; only once
             // a checkout said `Wait` (it is then tried again, registered), as most checkouts never wait.
-            let freed = waiting.then(|| pool.freed_async.notified());
+            let freed = waiting.is_some().then(|| pool.freed_async.notified());
             tokio::pin!(freed);
             if let Some(freed) = freed.as_mut().as_pin_mut() {
                 freed.enable();
@@ -205,7 +211,7 @@ impl AsyncSession {
                     trace::event!("connected to {remote} (tls: {}) in {:?}", key.tls, timings.connect);
                     return Ok(slot.attach(Box::new(Conn::new(io, ClientConn::new(config.limits), remote))));
                 }
-                Attempt::Wait if !waiting => waiting = true,
+                Attempt::Wait if waiting.is_none() => waiting = Some(pool.async_waiter()),
                 Attempt::Wait => {
                     now = Instant::now();
                     let pool_left = config.pool_wait_timeout.map(|t| t.saturating_sub(now - wait_start));
