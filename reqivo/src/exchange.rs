@@ -100,13 +100,13 @@ pub(crate) fn response_meta(
     remote: SocketAddr,
     timings: Timings,
     gzip_enabled: bool,
-) -> (Meta, bool) {
+) -> (Box<Meta>, bool) {
     let fields = head.headers;
     let gzip = gzip_enabled && {
         let mut encodings = fields.get_all("content-encoding");
         encodings.next().is_some_and(|v| v.eq_ignore_ascii_case(b"gzip")) && encodings.next().is_none()
     };
-    let meta = Meta {
+    let meta = Box::new(Meta {
         status: head.status,
         version: head.version,
         reason: head.reason,
@@ -116,7 +116,7 @@ pub(crate) fn response_meta(
         url,
         remote_addr: Some(remote),
         timings,
-    };
+    });
     (meta, gzip)
 }
 

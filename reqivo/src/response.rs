@@ -44,7 +44,9 @@ pub struct Timings {
 /// ```
 #[derive(Debug)]
 pub struct Response<B> {
-    pub(crate) meta: Meta,
+    /// Boxed: a response is moved several times on its way out (through `Result`s and the caller's
+    /// future), and the head alone is over 300 bytes.
+    pub(crate) meta: Box<Meta>,
     pub(crate) body: B,
 }
 
