@@ -134,16 +134,26 @@ impl<C> Pool<C> {
                 None => self.origins.entry(key.clone()).or_insert_with(Origin::new),
             },
         };
-        if let Some(limit) = idle_timeout {
-            // LIFO: the oldest idle connections sit at the bottom of the stack.
-            let keep_from = origin.idle.iter().position(|(_, since)| now.saturating_duration_since(*since) < limit);
-            let stale = keep_from.unwrap_or(origin.idle.len());
-            expired.extend(origin.idle.drain(..stale).map(|(c, _)| c));
+        // LIFO: the oldest idle connections sit at the bottom of the stack. The age of the bottom one is
+        // also the age of the top one when it is alone (the usual case): one clock subtraction, not two.
+        let oldest = origin.idle.first().map(|(_, since)| now.saturating_duration_since(*since));
+        // Counted before any expired one is dropped: `oldest` is then the age of the one popped below.
+        let alone = origin.idle.len() == 1;
+        if let (Some(limit), Some(oldest)) = (idle_timeout, oldest) {
+            if oldest >= limit {
+                let keep_from = origin.idle.iter().position(|(_, since)| now.saturating_duration_since(*since) < limit);
+                let stale = keep_from.unwrap_or(origin.idle.len());
+                expired.extend(origin.idle.drain(..stale).map(|(c, _)| c));
+            }
         }
         if let Some((conn, since)) = origin.idle.pop() {
             origin.active += 1;
             self.reused += 1;
-            let verify = now.saturating_duration_since(since) >= self.config.verify_after;
+            let age = match (alone, oldest) {
+                (true, Some(age)) => age,
+                _ => now.saturating_duration_since(since),
+            };
+            let verify = age >= self.config.verify_after;
             return Checkout::Reuse { conn, verify };
         }
         if self.config.max_per_host.is_some_and(|max| origin.active >= max) {
@@ -311,5 +321,27 @@ mod tests {
         assert_eq!(pool.stats(), PoolStats { idle: 2, in_use: 0, opened: 3, reused: 1 });
         assert!(matches!(pool.checkout(&key("c"), now, &mut expired), Checkout::Reuse { conn: 3, .. }));
         assert!(matches!(pool.checkout(&key("b"), now, &mut expired), Checkout::Reuse { conn: 2, .. }));
+    }
+
+    #[test]
+    fn verify_follows_the_age_of_the_connection_reused() {
+        let mut pool = Pool::new(PoolConfig { idle_timeout: Some(Duration::from_secs(10)), ..PoolConfig::default() });
+        let t0 = Instant::now();
+        let mut expired = Vec::new();
+        let verify = |c: Checkout<u32>| match c {
+            Checkout::Reuse { verify, .. } => verify,
+            _ => panic!("not a reuse"),
+        };
+        pool.checkout(&key("a"), t0, &mut expired);
+        pool.checkin(&key("a"), 1, t0);
+        assert!(!verify(pool.checkout(&key("a"), t0 + Duration::from_millis(10), &mut expired)));
+        pool.checkin(&key("a"), 1, t0);
+        assert!(verify(pool.checkout(&key("a"), t0 + Duration::from_secs(1), &mut expired)));
+        // An old one expires; the young one left is alone but not checked as old.
+        pool.checkout(&key("a"), t0, &mut expired);
+        pool.checkin(&key("a"), 1, t0);
+        pool.checkin(&key("a"), 2, t0 + Duration::from_secs(11));
+        assert!(!verify(pool.checkout(&key("a"), t0 + Duration::from_millis(11_010), &mut expired)));
+        assert_eq!(expired, vec![1]);
     }
 }

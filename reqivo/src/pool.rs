@@ -156,6 +156,16 @@ impl<C> Drop for AsyncWaiter<'_, C> {
     }
 }
 
+/// The time from `start` to `now`: zero without a subtraction (which costs more than a comparison of
+/// instants) when the checkout did not wait.
+pub(crate) fn waited(start: Instant, now: Instant) -> Duration {
+    if now == start {
+        Duration::ZERO
+    } else {
+        now.saturating_duration_since(start)
+    }
+}
+
 impl<C> Slot<C> {
     pub(crate) fn attach(self, conn: C) -> Pooled<C> {
         Pooled { conn, reused: false, slot: self }

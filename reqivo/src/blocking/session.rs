@@ -19,7 +19,7 @@ use crate::exchange::{
     apply_redirect, body_length, check_request, may_retry, redirect_error, request_head, response_meta,
     DIRECT_CHUNK_MIN,
 };
-use crate::pool::{Attempt, Pooled, SharedPool};
+use crate::pool::{waited, Attempt, Pooled, SharedPool};
 use crate::request::{sealed, Driver, LastUrl, Prepared, RequestBody, RequestBuilder};
 use crate::response::{Response, Timings};
 use crate::trace;
@@ -89,7 +89,8 @@ impl Session {
             crate::cookies::attach(config, &mut req);
             let (pooled, head, timings, head_at) = self.attempt(&mut req, &deadlines, start)?;
             crate::cookies::store(config.cookies.as_deref(), &req.url, &head.headers);
-            let decision = if config.follow_redirects {
+            // Only a redirect status looks for a Location.
+            let decision = if config.follow_redirects && head.status.is_redirection() {
                 let location = head.headers.get("location");
                 redirects
                     .on_response(&req.method, &req.url, head.status, location, req.body.replayable())
@@ -189,12 +190,12 @@ impl Session {
             let seen = pool.generation();
             match pool.try_checkout(key, now, |c| crate::net::idle_socket_is_open(c.io.tcp(), key.tls)) {
                 Attempt::Reuse(mut pooled) => {
-                    timings.pool_wait = Some(now - wait_start);
+                    timings.pool_wait = Some(waited(wait_start, now));
                     pooled.conn.proto.set_limits(config.limits);
                     return Ok(pooled);
                 }
                 Attempt::Connect(slot) => {
-                    timings.pool_wait = Some(now - wait_start);
+                    timings.pool_wait = Some(waited(wait_start, now));
                     check_request(head, length)?;
                     let (io, remote) = connect(key, &config.tls, connect_timeout, deadlines, timings)?;
                     trace::event!("connected to {remote} (tls: {}) in {:?}", key.tls, timings.connect);
