@@ -2,6 +2,7 @@
 //! retry rule, redirect application, response head shaping. No I/O here.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, PROXY_AUTHORIZATION};
@@ -84,7 +85,7 @@ pub(crate) fn apply_redirect<St>(req: &mut Prepared<St>, follow: Follow, config:
         req.host = None;
     }
     req.method = follow.method;
-    req.url = follow.url;
+    req.url = Arc::new(follow.url);
     req.target = None;
 }
 
@@ -96,7 +97,7 @@ pub(crate) fn redirect_error(e: RedirectError, url: &Uri) -> Error {
 /// and `Content-Length` are removed, as they describe the encoded bytes).
 pub(crate) fn response_meta(
     head: ResponseHead,
-    url: Uri,
+    url: Arc<Uri>,
     remote: SocketAddr,
     timings: Timings,
     gzip_enabled: bool,

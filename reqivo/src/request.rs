@@ -55,14 +55,14 @@ pub enum UrlRef {
     /// Text: absolute, or relative to `base_url`.
     Text(String),
     /// Resolved already (the session's last URL), with its target when it has one.
-    Resolved(Uri, Option<Arc<Target>>),
+    Resolved(Arc<Uri>, Option<Arc<Target>>),
 }
 
 impl UrlRef {
     /// Resolves against `base` (when given and the reference is relative) and parses. With `last`, text
     /// equal to the last text resolved gives the same URL again without parsing.
     pub(crate) fn resolve(self, base: Option<&Uri>, last: Option<&LastUrl>) -> Result<Uri> {
-        self.resolve_target(base, last).map(|(uri, _)| uri)
+        self.resolve_target(base, last).map(|(uri, _)| Arc::unwrap_or_clone(uri))
     }
 
     /// [`resolve`](Self::resolve), with the URL's target when `last` knows it (the connection's pool key,
@@ -71,10 +71,10 @@ impl UrlRef {
         self,
         base: Option<&Uri>,
         last: Option<&LastUrl>,
-    ) -> Result<(Uri, Option<Arc<Target>>)> {
+    ) -> Result<(Arc<Uri>, Option<Arc<Target>>)> {
         let text = match self {
             UrlRef::Resolved(u, target) => return Ok((u, target)),
-            UrlRef::Uri(u) if u.scheme().is_some() => return Ok((u, None)),
+            UrlRef::Uri(u) if u.scheme().is_some() => return Ok((Arc::new(u), None)),
             UrlRef::Uri(u) => u.to_string(),
             UrlRef::Text(t) => t,
         };
@@ -97,6 +97,7 @@ impl UrlRef {
                 uri
             }
         };
+        let uri = Arc::new(uri);
         let target = match last {
             Some(last) => last.set(text, &uri),
             None => None,
@@ -117,25 +118,26 @@ pub struct LastUrl(Mutex<Option<Last>>);
 
 struct Last {
     text: Bytes,
-    uri: Uri,
+    /// Shared with the requests (and responses) for it: a clone is one counter, not two of `Bytes`.
+    uri: Arc<Uri>,
     /// `None` when the URL cannot be sent (an unsupported scheme): the request fails later, as without
     /// this memo.
     target: Option<Arc<Target>>,
 }
 
 impl LastUrl {
-    fn get(&self, text: &str) -> Option<(Uri, Option<Arc<Target>>)> {
+    fn get(&self, text: &str) -> Option<(Arc<Uri>, Option<Arc<Target>>)> {
         let last = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         last.as_ref().filter(|l| l.text[..] == *text.as_bytes()).map(|l| (l.uri.clone(), l.target.clone()))
     }
 
     /// Keeps the text without a copy: the URL shares its bytes anyway. The new target shares the pool key
     /// and Host of the last one when the origin is the same. Returns the target.
-    fn set(&self, text: Bytes, uri: &Uri) -> Option<Arc<Target>> {
+    fn set(&self, text: Bytes, uri: &Arc<Uri>) -> Option<Arc<Target>> {
         let mut last = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         let previous = last.as_ref().and_then(|l| l.target.as_deref());
         let target = Target::from_uri_after(uri, previous).ok().map(Arc::new);
-        *last = Some(Last { text, uri: uri.clone(), target: target.clone() });
+        *last = Some(Last { text, uri: Arc::clone(uri), target: target.clone() });
         target
     }
 
@@ -249,7 +251,7 @@ struct TimeoutOverrides {
 /// A request ready to go: absolute URL, merged headers, effective timeouts.
 pub(crate) struct Prepared<St> {
     pub method: Method,
-    pub url: Uri,
+    pub url: Arc<Uri>,
     /// The target of `url` when the session remembered it; `None` after a redirect.
     pub target: Option<Arc<Target>>,
     /// A `Host` the caller set by hand; it replaces the one derived from the URL (same origin only).
@@ -374,7 +376,7 @@ impl<'s, S: Driver> RequestBuilder<'s, S> {
         let url = self.url.resolve_target(config.base_url.as_ref(), Some(self.session.last_url())).and_then(
             |(url, target)| match self.query.is_empty() {
                 true => Ok((url, target)),
-                false => Ok((reqivo_proto::url::append_query(&url, &self.query)?, None)),
+                false => Ok((Arc::new(reqivo_proto::url::append_query(&url, &self.query)?), None)),
             },
         );
         let (url, target) = match (self.error, url) {

@@ -1,7 +1,7 @@
 //! The response head, shared by both drivers; the body type `B` is the driver's.
 
 use std::net::SocketAddr;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -61,7 +61,8 @@ pub(crate) struct Meta {
     /// never sees, so the decoded views leave them out.
     pub decoded: bool,
     pub headers: OnceLock<Box<HeaderMap>>,
-    pub url: Uri,
+    /// Shared with the session's memo of its last URL.
+    pub url: Arc<Uri>,
     pub remote_addr: Option<SocketAddr>,
     pub timings: Timings,
 }

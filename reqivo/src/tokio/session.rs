@@ -104,7 +104,7 @@ impl AsyncSession {
             match decision {
                 Decision::Deliver => {
                     let (meta, gzip) =
-                        response_meta(head, std::mem::take(&mut req.url), pooled.conn.remote, timings, config.gzip);
+                        response_meta(head, Arc::clone(&req.url), pooled.conn.remote, timings, config.gzip);
                     let body = AsyncBody::new(pooled, wait, gzip, config.limits.max_body_size, head_at)?;
                     return Ok(Response { meta, body });
                 }
