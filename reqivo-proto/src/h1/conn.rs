@@ -99,6 +99,10 @@ pub struct ClientConn {
     head_reader: HeadReader,
     /// Receive-buffer length at which decoding last stalled for want of bytes.
     stalled_at: Option<usize>,
+    /// This exchange read body bytes after its head (the body did not arrive with it).
+    read_in_body: bool,
+    /// The previous exchange did: the first read of this one is a body-sized read (see `recv_buf`).
+    large_reads: bool,
 }
 
 impl ClientConn {
@@ -118,6 +122,8 @@ impl ClientConn {
             head_used: 0,
             head_reader: HeadReader::default(),
             stalled_at: None,
+            read_in_body: false,
+            large_reads: false,
         }
     }
 
@@ -178,8 +184,18 @@ impl ClientConn {
     /// The core has reserved room for a read (at least 8 KiB of spare capacity).
     pub fn recv_buf(&mut self) -> &mut BytesMut {
         // Bodies are read in larger steps: fewer reads, and fewer fresh allocations once body pieces
-        // handed out as `Bytes` keep the previous block alive.
-        let want = if matches!(self.recv_state, Recv::Body(_)) { BODY_READ_RESERVE } else { READ_RESERVE };
+        // handed out as `Bytes` keep the previous block alive. The first read of an exchange is as large
+        // when the previous response's body did not come with its head: a connection that serves large
+        // responses gets the head and most of the body in one read, one that serves small ones keeps its
+        // small buffer (the buffer is dropped again between exchanges, see `start_next_cycle`).
+        let want = match self.recv_state {
+            Recv::Body(_) => {
+                self.read_in_body = true;
+                BODY_READ_RESERVE
+            }
+            Recv::Head if self.large_reads && self.recv.is_empty() => BODY_READ_RESERVE,
+            _ => READ_RESERVE,
+        };
         self.recv.reserve(want);
         &mut self.recv
     }
@@ -429,6 +445,7 @@ impl ClientConn {
         self.head_used = 0;
         self.head_reader = HeadReader::default();
         self.stalled_at = None;
+        self.large_reads = std::mem::take(&mut self.read_in_body);
         // An idle pooled connection should not pin a large body-sized buffer.
         if self.recv.is_empty() && self.recv.capacity() > 2 * READ_RESERVE {
             self.recv = BytesMut::new();

@@ -1590,3 +1590,45 @@ fn direct_chunks_mix_with_framed_ones() {
     let seen = server_read(&mut wire).expect("complete request");
     assert_eq!(seen.body, b"abc0123456789xyz");
 }
+
+/// An empty trailer section (the usual end of a chunked body) counts against `max_head_size` like any.
+#[test]
+fn empty_trailer_section_counts_toward_head_size() {
+    let bytes = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n";
+    let head_len = 47;
+    let ok = check(limits(head_len + 2, 2), &get(), bytes, false);
+    assert_eq!(ok.events[1..], [data("x"), Ev::End]);
+    let lf_only = check(limits(head_len + 1, 2), &get(), &bytes[..bytes.len() - 2], false);
+    assert_eq!(lf_only.events.last(), Some(&Ev::Data(b"x".to_vec())), "waits for the section");
+    let lf = [&bytes[..bytes.len() - 2], &b"\n"[..]].concat();
+    assert_eq!(check(limits(head_len + 1, 2), &get(), &lf, false).events[1..], [data("x"), Ev::End]);
+    let out = check(limits(head_len + 1, 2), &get(), bytes, false);
+    assert_eq!(out.events.last(), Some(&Ev::Err(ProtoErrorKind::HeadTooLarge)));
+}
+
+/// The first read of an exchange is body-sized only when the previous response's body needed reads of
+/// its own; the large buffer is not kept between exchanges.
+#[test]
+fn first_read_is_large_after_a_body_that_needed_reads() {
+    fn spare(conn: &mut ClientConn) -> usize {
+        let buf = conn.recv_buf();
+        buf.capacity() - buf.len()
+    }
+    let mut conn = connect(Limits::default(), &get());
+    assert!(spare(&mut conn) < 64 * 1024, "a fresh connection reads small");
+    let events = feed(&mut conn, b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nab");
+    assert_eq!(events[1..], [data("ab")]);
+    assert!(spare(&mut conn) >= 64 * 1024, "body reads are large");
+    assert_eq!(feed(&mut conn, b"c"), [data("c"), Ev::End]);
+    conn.start_next_cycle().unwrap();
+    assert!(conn.recv_buf().capacity() <= 16 * 1024, "no large buffer held between exchanges");
+    conn.send_request(get().head(), BodyLength::None).unwrap();
+    take_transmit(&mut conn);
+    assert!(spare(&mut conn) >= 64 * 1024, "the body needed a read: the next head read is large");
+    let events = feed(&mut conn, b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx");
+    assert_eq!(events[1..], [data("x"), Ev::End]);
+    conn.start_next_cycle().unwrap();
+    conn.send_request(get().head(), BodyLength::None).unwrap();
+    take_transmit(&mut conn);
+    assert!(spare(&mut conn) < 64 * 1024, "the body came with its head: back to small reads");
+}
