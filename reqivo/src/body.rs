@@ -190,3 +190,78 @@ impl Pending {
         self.first.take().or_else(|| self.rest.pop_front())
     }
 }
+
+/// Most pieces of a streamed request body sent in one vectored write (with the queued bytes before them and
+/// the chunk's end after them: two slices more).
+pub(crate) const MAX_PIECES: usize = 16;
+
+/// Request-body pieces written straight from the caller's buffers (never copied into the core's transmit
+/// buffer), and how far the writes got.
+pub(crate) struct Pieces<'a, P> {
+    pieces: &'a [P],
+    /// The piece the next byte comes from, and the offset in it.
+    index: usize,
+    offset: usize,
+    left: usize,
+}
+
+impl<'a, P: AsRef<[u8]>> Pieces<'a, P> {
+    pub(crate) fn new(pieces: &'a [P]) -> Self {
+        let left = pieces.iter().map(|p| p.as_ref().len()).sum();
+        Pieces { pieces, index: 0, offset: 0, left }
+    }
+
+    /// Bytes not written yet.
+    pub(crate) fn left(&self) -> usize {
+        self.left
+    }
+
+    /// The unwritten part of the current piece.
+    pub(crate) fn current(&self) -> &'a [u8] {
+        self.pieces.get(self.index).map_or(&[], |p| &p.as_ref()[self.offset..])
+    }
+
+    /// `n` more bytes went out.
+    pub(crate) fn advance(&mut self, mut n: usize) {
+        self.left -= n;
+        while n > 0 {
+            let rest = self.pieces[self.index].as_ref().len() - self.offset;
+            if n < rest {
+                self.offset += n;
+                return;
+            }
+            n -= rest;
+            self.index += 1;
+            self.offset = 0;
+        }
+    }
+
+    /// The slices of one vectored write: `queued`, the unwritten pieces (as many as fit) and, when they all
+    /// fit, `suffix`. Returns how many of `out` are in use.
+    pub(crate) fn slices<'s>(
+        &self,
+        queued: &'s [u8],
+        suffix: &'s [u8],
+        out: &mut [std::io::IoSlice<'s>; MAX_PIECES + 2],
+    ) -> usize
+    where
+        'a: 's,
+    {
+        out[0] = std::io::IoSlice::new(queued);
+        let mut used = 1;
+        let mut offset = self.offset;
+        for piece in &self.pieces[self.index..] {
+            if used > MAX_PIECES {
+                return used;
+            }
+            let piece = &piece.as_ref()[offset..];
+            offset = 0;
+            if !piece.is_empty() {
+                out[used] = std::io::IoSlice::new(piece);
+                used += 1;
+            }
+        }
+        out[used] = std::io::IoSlice::new(suffix);
+        used + 1
+    }
+}

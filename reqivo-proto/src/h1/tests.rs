@@ -1632,3 +1632,63 @@ fn first_read_is_large_after_a_body_that_needed_reads() {
     take_transmit(&mut conn);
     assert!(spare(&mut conn) < 64 * 1024, "the body came with its head: back to small reads");
 }
+
+/// A final direct chunk ends the body: its data, CRLF and the last chunk can go out in one vectored write
+/// (`body_direct_suffix`), counted by `advance_vectored` however the write was cut.
+#[test]
+fn last_direct_chunk_ends_the_body_in_one_write() {
+    let req = method(Method::POST).body(BodyLength::Chunked);
+    let data = b"0123456789";
+    for cut in 0..200 {
+        let mut conn = ClientConn::new(Limits::default());
+        conn.send_request(req.head(), req.body).unwrap();
+        conn.send_body(b"abc").unwrap();
+        assert_eq!(conn.begin_last_chunk(data.len()), Ok(true));
+        assert_eq!(conn.body_direct_suffix(), b"\r\n0\r\n\r\n");
+        // One vectored write of everything, cut after `cut` bytes; the rest goes out in later writes.
+        let mut wire = Vec::new();
+        let mut body = &data[..];
+        let mut first = true;
+        while !body.is_empty() || conn.poll_transmit().is_some() {
+            let queued = conn.poll_transmit().unwrap_or_default().to_vec();
+            let suffix = if body.len() as u64 == conn.body_direct_room() { conn.body_direct_suffix() } else { &[] };
+            let all = [&queued[..], body, suffix].concat();
+            let n = if first { cut.min(all.len()) } else { all.len() };
+            first = false;
+            wire.extend_from_slice(&all[..n]);
+            let took = conn.advance_vectored(n).unwrap();
+            body = &body[took..];
+        }
+        assert!(!conn.wants_body(), "the body is complete");
+        assert!(conn.finish_body().is_ok(), "finish_body after the end is harmless");
+        let seen = server_read(&mut wire).expect("complete request");
+        assert_eq!(seen.body, b"abc0123456789", "cut at {cut}");
+        assert!(wire.is_empty(), "nothing after the request (cut at {cut})");
+    }
+    // A Content-Length body has no suffix; a write past the direct bytes is refused.
+    let mut conn = ClientConn::new(Limits::default());
+    let req = method(Method::POST).body(BodyLength::Known(3));
+    conn.send_request(req.head(), req.body).unwrap();
+    assert_eq!(conn.body_direct_suffix(), b"");
+    assert_eq!(conn.begin_last_chunk(3), Ok(false), "not chunked");
+    let head = conn.poll_transmit().unwrap().len();
+    assert!(conn.advance_vectored(head + 4).is_err());
+    // Not between chunks: nothing happens.
+    let mut conn = ClientConn::new(Limits::default());
+    let req = method(Method::POST).body(BodyLength::Chunked);
+    conn.send_request(req.head(), req.body).unwrap();
+    conn.begin_chunk(2).unwrap();
+    assert_eq!(conn.body_direct_suffix(), b"\r\n");
+    assert_eq!(conn.begin_last_chunk(2), Ok(false), "inside a chunk");
+}
+
+#[test]
+fn chunk_size_lines_are_lowercase_hex() {
+    for (len, line) in
+        [(1, "1\r\n"), (15, "f\r\n"), (16, "10\r\n"), (0xabcdef, "abcdef\r\n"), (usize::MAX, "ffffffffffffffff\r\n")]
+    {
+        let mut buf = bytes::BytesMut::new();
+        encode::encode_chunk_size(&mut buf, len);
+        assert_eq!(&buf[..], line.as_bytes());
+    }
+}
