@@ -9,7 +9,7 @@ use reqivo_proto::deadline::{Deadlines, Phase};
 use reqivo_proto::h1::{ClientConn, Event};
 
 use super::connect::Transport;
-use crate::body::{Pieces, MAX_PIECES};
+use crate::body::{HasProto, Pieces, MAX_PIECES};
 use crate::error::{io_error, Error, ErrorKind, Result};
 use crate::exchange::DIRECT_CHUNK_MIN;
 
@@ -20,6 +20,12 @@ pub(crate) struct Conn {
     pub(crate) remote: SocketAddr,
     /// The socket timeout last set, so it is only changed when it must be (one syscall saved per read).
     socket_timeout: Option<Duration>,
+}
+
+impl HasProto for Conn {
+    fn proto(&mut self) -> &mut ClientConn {
+        &mut self.proto
+    }
 }
 
 /// The limits of one wait: the request's deadlines and the phase's own limit (the read gap).

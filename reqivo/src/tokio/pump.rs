@@ -15,7 +15,7 @@ use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
 use tokio::time::Sleep;
 
 use super::connect::Transport;
-use crate::body::{Pieces, MAX_PIECES};
+use crate::body::{HasProto, Pieces, MAX_PIECES};
 use crate::error::{io_error, Error, ErrorKind, Result};
 use crate::exchange::DIRECT_CHUNK_MIN;
 
@@ -26,6 +26,12 @@ pub(crate) struct Conn {
     pub(crate) remote: SocketAddr,
     /// The read timer, kept for the connection's life (see `Timer`).
     timer: Timer,
+}
+
+impl HasProto for Conn {
+    fn proto(&mut self) -> &mut ClientConn {
+        &mut self.proto
+    }
 }
 
 /// The limits of one wait: the request's deadlines and the phase's own limit (the read gap).
