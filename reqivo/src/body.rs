@@ -178,6 +178,7 @@ impl<C: HasProto> BodyState<C> {
         Ok(state)
     }
 
+    #[inline]
     pub(crate) fn next_source(&mut self) -> Source<'_, C> {
         if let Some(b) = self.pending.pop_front() {
             return Source::Ready(Some(b));
@@ -190,6 +191,7 @@ impl<C: HasProto> BodyState<C> {
 
     /// Takes the event (or the failure to get one) read for [`Source::Read`]; `Some` is what to hand out,
     /// `None` means read again.
+    #[inline]
     pub(crate) fn on_event(&mut self, event: Result<Event>) -> Result<Option<Option<Bytes>>> {
         match event.and_then(|ev| self.decoder.on_event(ev)) {
             Ok(Step::Chunk(b)) => {
@@ -348,12 +350,7 @@ impl<'a, P: AsRef<[u8]>> Pieces<'a, P> {
 
     /// The slices of one vectored write: `queued`, the unwritten pieces (as many as fit) and, when they all
     /// fit, `suffix`. Returns how many of `out` are in use.
-    pub(crate) fn slices<'s>(
-        &self,
-        queued: &'s [u8],
-        suffix: &'s [u8],
-        out: &mut [std::io::IoSlice<'s>; MAX_PIECES + 2],
-    ) -> usize
+    pub(crate) fn slices<'s>(&self, queued: &'s [u8], suffix: &'s [u8], out: &mut [std::io::IoSlice<'s>]) -> usize
     where
         'a: 's,
     {
@@ -361,7 +358,8 @@ impl<'a, P: AsRef<[u8]>> Pieces<'a, P> {
         let mut used = 1;
         let mut offset = self.offset;
         for piece in &self.pieces[self.index..] {
-            if used > MAX_PIECES {
+            // The last slot is kept for the suffix.
+            if used + 1 >= out.len() {
                 return used;
             }
             let piece = &piece.as_ref()[offset..];

@@ -101,7 +101,7 @@ impl Conn {
     /// queued (the head, a chunk-size line): never copied into the transmit buffer. A chunked body sends
     /// it as one chunk.
     pub(crate) fn write_body(&mut self, data: &[u8], wait: &Wait) -> Result<()> {
-        self.write_pieces(&[data], false, wait)
+        self.write_pieces::<_, 3>(&[data], false, wait)
     }
 
     /// Sends pieces of a streamed (chunked) body; with `last` the body ends with them. Large ones go out
@@ -109,7 +109,7 @@ impl Conn {
     /// buffer, written when the caller flushes (with the head, or the end of the body, when those wait too).
     pub(crate) fn send_pieces<P: AsRef<[u8]>>(&mut self, pieces: &[P], last: bool, wait: &Wait) -> Result<()> {
         if Pieces::new(pieces).left() >= DIRECT_CHUNK_MIN {
-            return self.write_pieces(pieces, last, wait);
+            return self.write_pieces::<_, { MAX_PIECES + 2 }>(pieces, last, wait);
         }
         for piece in pieces {
             self.queue_body(piece.as_ref(), wait)?;
@@ -122,8 +122,13 @@ impl Conn {
 
     /// Sends `pieces` as one chunk (or as the rest of a `Content-Length` body), straight from the pieces in
     /// vectored writes between what the core has queued before them (the head, the chunk-size line) and
-    /// after them (the chunk's CRLF, the end of the body when `last`).
-    fn write_pieces<P: AsRef<[u8]>>(&mut self, pieces: &[P], last: bool, wait: &Wait) -> Result<()> {
+    /// after them (the chunk's CRLF, the end of the body when `last`); at most `SLICES - 2` pieces per write.
+    fn write_pieces<P: AsRef<[u8]>, const SLICES: usize>(
+        &mut self,
+        pieces: &[P],
+        last: bool,
+        wait: &Wait,
+    ) -> Result<()> {
         let mut data = Pieces::new(pieces);
         if last {
             self.proto.begin_last_chunk(data.left())?;
@@ -143,7 +148,8 @@ impl Conn {
                 return Err(Error::timeout(Phase::Write));
             }
             let queued = self.proto.poll_transmit().unwrap_or_default();
-            let mut slices = [IoSlice::new(&[]); MAX_PIECES + 2];
+            // Sized by the caller: a future holds the array across the write.
+            let mut slices = [IoSlice::new(&[]); SLICES];
             let used = data.slices(queued, self.proto.body_direct_suffix(), &mut slices);
             let n = self.io.write_vectored(&slices[..used]).map_err(|e| io_error(e, Phase::Write))?;
             if n == 0 {

@@ -301,31 +301,37 @@ async fn send_body(conn: &mut Conn, body: &mut RequestBody<Stream>, wait: &Wait)
             // The pieces the stream has ready at once go out together, as one chunk written straight from
             // them (with the head, the first time, and the end of the body when the stream ends at once):
             // one write per batch rather than per piece, and nothing held back while the stream waits.
-            let mut batch = Vec::new();
-            let mut ended = false;
-            while conn.proto.wants_body() && !ended {
-                while batch.len() < MAX_PIECES {
-                    let piece = match std::future::poll_fn(|cx| Poll::Ready(stream.as_mut().poll_next(cx))).await {
-                        Poll::Ready(piece) => piece,
-                        Poll::Pending if batch.is_empty() => {
-                            conn.flush(wait).await?;
-                            std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await
+            // Boxed: its state is large, and every request's future would carry it otherwise.
+            Box::pin(async {
+                let mut batch = Vec::new();
+                let mut ended = false;
+                while conn.proto.wants_body() && !ended {
+                    while batch.len() < MAX_PIECES {
+                        let now = std::future::poll_fn(|cx| Poll::Ready(stream.as_mut().poll_next(cx))).await;
+                        let piece = match now {
+                            Poll::Ready(piece) => piece,
+                            Poll::Pending if batch.is_empty() => {
+                                conn.flush(wait).await?;
+                                std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await
+                            }
+                            Poll::Pending => break,
+                        };
+                        let Some(piece) = piece else {
+                            ended = true;
+                            break;
+                        };
+                        let piece: Bytes = piece
+                            .map_err(|e| Error::new(ErrorKind::Io, "reading the request body failed").with_source(e))?;
+                        if !piece.is_empty() {
+                            batch.push(piece);
                         }
-                        Poll::Pending => break,
-                    };
-                    let Some(piece) = piece else {
-                        ended = true;
-                        break;
-                    };
-                    let piece: Bytes = piece
-                        .map_err(|e| Error::new(ErrorKind::Io, "reading the request body failed").with_source(e))?;
-                    if !piece.is_empty() {
-                        batch.push(piece);
                     }
+                    conn.send_pieces(&batch, ended, wait).await?;
+                    batch.clear();
                 }
-                conn.send_pieces(&batch, ended, wait).await?;
-                batch.clear();
-            }
+                Ok::<_, Error>(())
+            })
+            .await?;
         }
     }
     // A final response that arrived early ends the request body (the core dropped the rest).
