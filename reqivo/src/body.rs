@@ -165,17 +165,21 @@ pub(crate) enum Source<'a, C> {
 }
 
 impl<C: HasProto> BodyState<C> {
-    /// Starts with what arrived with the head (often the whole body).
-    pub(crate) fn new(pooled: Pooled<Box<C>>, gzip: bool, limit: Option<u64>, head_at: Instant) -> Result<Self> {
-        let mut state = BodyState {
+    /// A body whose head has just arrived; [`BodyState::start`] next.
+    pub(crate) fn new(pooled: Pooled<Box<C>>, gzip: bool, limit: Option<u64>, head_at: Instant) -> Self {
+        BodyState {
             conn: Some(pooled),
             decoder: BodyDecoder::new(gzip, limit),
             pending: Pending::default(),
             started: head_at,
             elapsed: None,
-        };
-        state.drain(false)?;
-        Ok(state)
+        }
+    }
+
+    /// Decodes what arrived with the head (often the whole body). Separate from `new` so the state is
+    /// built in place inside the driver's body rather than moved there in a `Result`.
+    pub(crate) fn start(&mut self) -> Result<()> {
+        self.drain(false)
     }
 
     #[inline]

@@ -28,7 +28,9 @@ impl Body {
         limit: Option<u64>,
         head_at: Instant,
     ) -> Result<Body> {
-        Ok(Body { state: BodyState::new(pooled, gzip, limit, head_at)?, wait })
+        let mut body = Body { state: BodyState::new(pooled, gzip, limit, head_at), wait };
+        body.state.start()?;
+        Ok(body)
     }
 
     /// The next piece of the body, `None` at its end.

@@ -32,7 +32,9 @@ impl AsyncBody {
         limit: Option<u64>,
         head_at: Instant,
     ) -> Result<AsyncBody> {
-        Ok(AsyncBody { state: BodyState::new(pooled, gzip, limit, head_at)?, wait })
+        let mut body = AsyncBody { state: BodyState::new(pooled, gzip, limit, head_at), wait };
+        body.state.start()?;
+        Ok(body)
     }
 
     /// Polls for the next piece of the body, `None` at its end.
