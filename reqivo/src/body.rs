@@ -2,15 +2,17 @@
 //! and the size limit on decoded bytes.
 
 use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::HeaderMap;
-use reqivo_proto::h1::Event;
+use reqivo_proto::h1::{ClientConn, Event};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::pool::Pooled;
 
 /// What the driver does after handing an event to [`BodyDecoder::on_event`].
-pub(crate) enum Step {
+enum Step {
     /// Give these bytes to the reader.
     Chunk(Bytes),
     /// Nothing to give yet: fetch the next event.
@@ -20,7 +22,7 @@ pub(crate) enum Step {
 }
 
 /// Body-level decoding state of one response.
-pub(crate) struct BodyDecoder {
+struct BodyDecoder {
     #[cfg(feature = "gzip")]
     // Boxed: both are rare, and a response (which holds this) is moved several times on its way out.
     gzip: Option<Box<gzip::Gzip>>,
@@ -29,7 +31,7 @@ pub(crate) struct BodyDecoder {
 
 impl BodyDecoder {
     /// `gzip` when the response is `Content-Encoding: gzip` and decoding is on; `limit` caps decoded bytes.
-    pub(crate) fn new(gzip: bool, limit: Option<u64>) -> Self {
+    fn new(gzip: bool, limit: Option<u64>) -> Self {
         #[cfg(not(feature = "gzip"))]
         let _ = (gzip, limit);
         BodyDecoder {
@@ -39,11 +41,11 @@ impl BodyDecoder {
         }
     }
 
-    pub(crate) fn trailers(&self) -> Option<&HeaderMap> {
+    fn trailers(&self) -> Option<&HeaderMap> {
         self.trailers.as_deref()
     }
 
-    pub(crate) fn on_event(&mut self, event: Event) -> Result<Step> {
+    fn on_event(&mut self, event: Event) -> Result<Step> {
         match event {
             Event::Data(data) => self.decode(data),
             Event::Trailers(t) => {
@@ -139,14 +141,128 @@ mod gzip {
     }
 }
 
+/// The connection of a response body, as the shared body logic sees it (each driver's `Conn`).
+pub(crate) trait HasProto {
+    fn proto(&mut self) -> &mut ClientConn;
+}
+
+/// The part of a response body both drivers share: the connection until the body ends, decoding, pieces
+/// not handed out yet, and the body's time. The drivers only differ in how they wait for the next event.
+pub(crate) struct BodyState<C> {
+    conn: Option<Pooled<Box<C>>>,
+    decoder: BodyDecoder,
+    pending: Pending,
+    started: Instant,
+    elapsed: Option<Duration>,
+}
+
+/// Where the next piece of a body comes from.
+pub(crate) enum Source<'a, C> {
+    /// Hand this out at once (a piece decoded earlier, or `None`: the body has ended).
+    Ready(Option<Bytes>),
+    /// Wait for the next event of this connection, then give it to [`BodyState::on_event`].
+    Read(&'a mut C),
+}
+
+impl<C: HasProto> BodyState<C> {
+    /// A body whose head has just arrived; [`BodyState::start`] next.
+    pub(crate) fn new(pooled: Pooled<Box<C>>, gzip: bool, limit: Option<u64>, head_at: Instant) -> Self {
+        BodyState {
+            conn: Some(pooled),
+            decoder: BodyDecoder::new(gzip, limit),
+            pending: Pending::default(),
+            started: head_at,
+            elapsed: None,
+        }
+    }
+
+    /// Decodes what arrived with the head (often the whole body). Separate from `new` so the state is
+    /// built in place inside the driver's body rather than moved there in a `Result`.
+    pub(crate) fn start(&mut self) -> Result<()> {
+        self.drain(false)
+    }
+
+    #[inline]
+    pub(crate) fn next_source(&mut self) -> Source<'_, C> {
+        if let Some(b) = self.pending.pop_front() {
+            return Source::Ready(Some(b));
+        }
+        match &mut self.conn {
+            Some(pooled) => Source::Read(&mut pooled.conn),
+            None => Source::Ready(None),
+        }
+    }
+
+    /// Takes the event (or the failure to get one) read for [`Source::Read`]; `Some` is what to hand out,
+    /// `None` means read again.
+    #[inline]
+    pub(crate) fn on_event(&mut self, event: Result<Event>) -> Result<Option<Option<Bytes>>> {
+        match event.and_then(|ev| self.decoder.on_event(ev)) {
+            Ok(Step::Chunk(b)) => {
+                self.drain(true)?;
+                Ok(Some(Some(b)))
+            }
+            Ok(Step::Continue) => {
+                self.drain(true)?;
+                Ok(None)
+            }
+            Ok(Step::End(tail)) => {
+                self.finish(true);
+                Ok(Some(tail))
+            }
+            Err(e) => {
+                // The connection is in an unknown state: close it.
+                self.conn = None;
+                Err(e)
+            }
+        }
+    }
+
+    /// Decodes what is already buffered; returns the connection to the pool if the body ended. `read` says
+    /// whether body bytes were read since the head (if not, the body took no time of its own).
+    fn drain(&mut self, read: bool) -> Result<()> {
+        let Some(pooled) = &mut self.conn else { return Ok(()) };
+        match drain_buffered(pooled.conn.proto(), &mut self.decoder, &mut self.pending) {
+            Ok(true) => self.finish(read),
+            Ok(false) => {}
+            Err(e) => {
+                self.conn = None;
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, read: bool) {
+        // A body that arrived with its head took no time of its own; the clock is not read for it.
+        self.elapsed = Some(if read { self.started.elapsed() } else { Duration::ZERO });
+        if let Some(mut pooled) = self.conn.take() {
+            let proto = pooled.conn.proto();
+            if proto.close_reason().is_none() && proto.start_next_cycle().is_ok() {
+                pooled.checkin();
+            }
+        }
+    }
+
+    /// Puts back the unread part of a piece handed out (a reader took less than the whole piece).
+    pub(crate) fn unread(&mut self, piece: Bytes) {
+        self.pending.push_front(piece);
+    }
+
+    pub(crate) fn trailers(&self) -> Option<&HeaderMap> {
+        self.decoder.trailers()
+    }
+
+    /// The time the body took once it has ended.
+    pub(crate) fn elapsed(&self) -> Option<Duration> {
+        self.elapsed
+    }
+}
+
 /// Pulls every event already decodable from the receive buffer (no I/O) into `pending`, so a small
 /// response that arrived in one read is complete at once and its connection goes straight back to the
 /// pool. Returns true when the body ended.
-pub(crate) fn drain_buffered(
-    proto: &mut reqivo_proto::h1::ClientConn,
-    decoder: &mut BodyDecoder,
-    pending: &mut Pending,
-) -> Result<bool> {
+fn drain_buffered(proto: &mut ClientConn, decoder: &mut BodyDecoder, pending: &mut Pending) -> Result<bool> {
     while let Some(event) = proto.poll_event()? {
         match decoder.on_event(event)? {
             Step::Chunk(b) => pending.push_back(b),
@@ -165,13 +281,13 @@ pub(crate) fn drain_buffered(
 /// Body pieces decoded but not yet handed out. Most bodies decode to one piece while the head is read, so
 /// the first piece waits in place and the queue allocates only for the rest.
 #[derive(Debug, Default)]
-pub(crate) struct Pending {
+struct Pending {
     first: Option<Bytes>,
     rest: VecDeque<Bytes>,
 }
 
 impl Pending {
-    pub(crate) fn push_back(&mut self, piece: Bytes) {
+    fn push_back(&mut self, piece: Bytes) {
         if self.first.is_none() && self.rest.is_empty() {
             self.first = Some(piece);
         } else {
@@ -180,13 +296,84 @@ impl Pending {
     }
 
     /// Puts back the unread part of a piece, ahead of everything else.
-    pub(crate) fn push_front(&mut self, piece: Bytes) {
+    fn push_front(&mut self, piece: Bytes) {
         if let Some(first) = self.first.replace(piece) {
             self.rest.push_front(first);
         }
     }
 
-    pub(crate) fn pop_front(&mut self) -> Option<Bytes> {
+    fn pop_front(&mut self) -> Option<Bytes> {
         self.first.take().or_else(|| self.rest.pop_front())
+    }
+}
+
+/// Most pieces of a streamed request body sent in one vectored write (with the queued bytes before them and
+/// the chunk's end after them: two slices more).
+pub(crate) const MAX_PIECES: usize = 16;
+
+/// Request-body pieces written straight from the caller's buffers (never copied into the core's transmit
+/// buffer), and how far the writes got.
+pub(crate) struct Pieces<'a, P> {
+    pieces: &'a [P],
+    /// The piece the next byte comes from, and the offset in it.
+    index: usize,
+    offset: usize,
+    left: usize,
+}
+
+impl<'a, P: AsRef<[u8]>> Pieces<'a, P> {
+    pub(crate) fn new(pieces: &'a [P]) -> Self {
+        let left = pieces.iter().map(|p| p.as_ref().len()).sum();
+        Pieces { pieces, index: 0, offset: 0, left }
+    }
+
+    /// Bytes not written yet.
+    pub(crate) fn left(&self) -> usize {
+        self.left
+    }
+
+    /// The unwritten part of the current piece.
+    pub(crate) fn current(&self) -> &'a [u8] {
+        self.pieces.get(self.index).map_or(&[], |p| &p.as_ref()[self.offset..])
+    }
+
+    /// `n` more bytes went out.
+    pub(crate) fn advance(&mut self, mut n: usize) {
+        self.left -= n;
+        while n > 0 {
+            let rest = self.pieces[self.index].as_ref().len() - self.offset;
+            if n < rest {
+                self.offset += n;
+                return;
+            }
+            n -= rest;
+            self.index += 1;
+            self.offset = 0;
+        }
+    }
+
+    /// The slices of one vectored write: `queued`, the unwritten pieces (as many as fit) and, when they all
+    /// fit, `suffix`. Returns how many of `out` are in use.
+    pub(crate) fn slices<'s>(&self, queued: &'s [u8], suffix: &'s [u8], out: &mut [std::io::IoSlice<'s>]) -> usize
+    where
+        'a: 's,
+    {
+        out[0] = std::io::IoSlice::new(queued);
+        let mut used = 1;
+        let mut offset = self.offset;
+        for piece in &self.pieces[self.index..] {
+            // The last slot is kept for the suffix.
+            if used + 1 >= out.len() {
+                return used;
+            }
+            let piece = &piece.as_ref()[offset..];
+            offset = 0;
+            if !piece.is_empty() {
+                out[used] = std::io::IoSlice::new(piece);
+                used += 1;
+            }
+        }
+        out[used] = std::io::IoSlice::new(suffix);
+        used + 1
     }
 }

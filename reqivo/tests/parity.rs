@@ -128,6 +128,57 @@ parity!(streaming_upload, |d| {
     assert_eq!(echo["body_fnv"], format!("{:016x}", fnv1a(&pattern(0, pieces * size))));
 });
 
+// A body stream whose pieces are all ready at once, then ends: the async driver batches them (several
+// chunks' worth per write, the end of the body in the same write); the blocking one reads them with its
+// own buffer. Empty pieces, more pieces than one write takes, small and large batches.
+parity!(streamed_upload_of_ready_pieces, |d| {
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use bytes::Bytes;
+
+    struct Ready(std::collections::VecDeque<Bytes>);
+    impl futures_core::Stream for Ready {
+        type Item = std::io::Result<Bytes>;
+        fn poll_next(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+            Poll::Ready(self.get_mut().0.pop_front().map(Ok))
+        }
+    }
+
+    let server = HyperServer::start();
+    let url = server.url("/echo");
+    let many = vec![3000; 40];
+    let all: [&[usize]; 6] = [&[16384; 4], &[100, 0, 200, 300], &[5000, 0, 7], &[0], &[200_000], &many];
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let async_session = reqivo::AsyncSession::builder().build().unwrap();
+    let sync_session = reqivo::Session::builder().build().unwrap();
+    for sizes in all {
+        let total: usize = sizes.iter().sum();
+        let data = pattern(0, total);
+        let mut pieces = std::collections::VecDeque::new();
+        let mut at = 0;
+        for &n in sizes {
+            pieces.push_back(Bytes::copy_from_slice(&data[at..at + n]));
+            at += n;
+        }
+        let body = match d {
+            Driver::Async => rt.block_on(async {
+                let resp = async_session.post(&url).body_stream(Ready(pieces)).send().await.unwrap();
+                resp.bytes().await.unwrap()
+            }),
+            Driver::Sync => {
+                let resp = sync_session.post(&url).body_stream(std::io::Cursor::new(data.clone())).send().unwrap();
+                resp.bytes().unwrap()
+            }
+        };
+        let echo: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(echo["chunked"], true, "{sizes:?}");
+        assert_eq!(echo["body_len"], total, "{sizes:?}");
+        assert_eq!(echo["body_fnv"], format!("{:016x}", fnv1a(&data)), "{sizes:?}");
+    }
+    assert_eq!(server.conns(), 1, "every upload left its connection clean");
+});
+
 /// Streams `bytes` from hyper, counting with `chunk()`, and checks the RSS stays flat.
 fn big_download(d: Driver, bytes: u64, max_growth_mib: u64) {
     let server = HyperServer::start();

@@ -41,9 +41,11 @@ enum BodyProgress {
         sent: u64,
     },
     Chunked,
-    /// Inside a chunk whose size line is queued: `left` data bytes are owed (see `begin_chunk`).
+    /// Inside a chunk whose size line is queued: `left` data bytes are owed (see `begin_chunk`); `last`
+    /// when the body ends with this chunk (see `begin_last_chunk`).
     ChunkData {
         left: u64,
+        last: bool,
     },
 }
 
@@ -99,6 +101,10 @@ pub struct ClientConn {
     head_reader: HeadReader,
     /// Receive-buffer length at which decoding last stalled for want of bytes.
     stalled_at: Option<usize>,
+    /// This exchange read body bytes after its head (the body did not arrive with it).
+    read_in_body: bool,
+    /// The previous exchange did: the first read of this one is a body-sized read (see `recv_buf`).
+    large_reads: bool,
 }
 
 impl ClientConn {
@@ -118,6 +124,8 @@ impl ClientConn {
             head_used: 0,
             head_reader: HeadReader::default(),
             stalled_at: None,
+            read_in_body: false,
+            large_reads: false,
         }
     }
 
@@ -178,8 +186,18 @@ impl ClientConn {
     /// The core has reserved room for a read (at least 8 KiB of spare capacity).
     pub fn recv_buf(&mut self) -> &mut BytesMut {
         // Bodies are read in larger steps: fewer reads, and fewer fresh allocations once body pieces
-        // handed out as `Bytes` keep the previous block alive.
-        let want = if matches!(self.recv_state, Recv::Body(_)) { BODY_READ_RESERVE } else { READ_RESERVE };
+        // handed out as `Bytes` keep the previous block alive. The first read of an exchange is as large
+        // when the previous response's body did not come with its head: a connection that serves large
+        // responses gets the head and most of the body in one read, one that serves small ones keeps its
+        // small buffer (the buffer is dropped again between exchanges, see `start_next_cycle`).
+        let want = match self.recv_state {
+            Recv::Body(_) => {
+                self.read_in_body = true;
+                BODY_READ_RESERVE
+            }
+            Recv::Head if self.large_reads && self.recv.is_empty() => BODY_READ_RESERVE,
+            _ => READ_RESERVE,
+        };
         self.recv.reserve(want);
         &mut self.recv
     }
@@ -258,10 +276,10 @@ impl ClientConn {
                 self.send = Send::Body(BodyProgress::Known { declared, sent: sent + take as u64 });
             }
             BodyProgress::Chunked => encode::encode_chunk(&mut self.transmit, &data[..take]),
-            BodyProgress::ChunkData { left } => {
+            BodyProgress::ChunkData { left, last } => {
                 let take = take.min(usize::try_from(left).unwrap_or(usize::MAX));
                 self.transmit.extend_from_slice(&data[..take]);
-                self.chunk_data_sent(left, take);
+                self.chunk_data_sent(left, last, take);
                 return Ok(take);
             }
         }
@@ -270,27 +288,53 @@ impl ClientConn {
 
     /// Starts a chunk of `len` bytes whose data the driver writes itself (a chunked body's counterpart of
     /// [`ClientConn::body_direct_room`]): its size line is queued, and `body_direct_room` is `len` until
-    /// [`ClientConn::advance_body`] has counted them; the chunk's CRLF is queued after the last byte. Returns
-    /// false, doing nothing, unless a chunked body is in progress between chunks (and `len` is not 0, which
-    /// would end the body).
+    /// [`ClientConn::advance_body`] has counted them; the chunk's CRLF is queued after the last byte (see
+    /// [`ClientConn::body_direct_suffix`]). Returns false, doing nothing, unless a chunked body is in
+    /// progress between chunks (and `len` is not 0, which would end the body).
     pub fn begin_chunk(&mut self, len: usize) -> Result<bool, UsageError> {
+        self.begin_direct_chunk(len, false)
+    }
+
+    /// Like [`ClientConn::begin_chunk`] for the body's final chunk: after its data the last chunk is
+    /// queued too, and the body is complete (no [`ClientConn::finish_body`] needed), so a driver that
+    /// knows the stream has ended sends the data and the end of the body in one write.
+    pub fn begin_last_chunk(&mut self, len: usize) -> Result<bool, UsageError> {
+        self.begin_direct_chunk(len, true)
+    }
+
+    fn begin_direct_chunk(&mut self, len: usize, last: bool) -> Result<bool, UsageError> {
         self.check_command()?;
         if len == 0 || self.failure.is_some() || !matches!(self.send, Send::Body(BodyProgress::Chunked)) {
             return Ok(false);
         }
         encode::encode_chunk_size(&mut self.transmit, len);
-        self.send = Send::Body(BodyProgress::ChunkData { left: len as u64 });
+        self.send = Send::Body(BodyProgress::ChunkData { left: len as u64, last });
         Ok(true)
     }
 
     /// `n` of the `left` bytes of the current direct chunk went out (or were queued).
-    fn chunk_data_sent(&mut self, left: u64, n: usize) {
+    fn chunk_data_sent(&mut self, left: u64, last: bool, n: usize) {
         let left = left - n as u64;
-        if left == 0 {
-            self.transmit.extend_from_slice(b"\r\n");
-            self.send = Send::Body(BodyProgress::Chunked);
+        if left > 0 {
+            self.send = Send::Body(BodyProgress::ChunkData { left, last });
+        } else if last {
+            self.transmit.extend_from_slice(encode::FINAL_CHUNK_END);
+            self.send = Send::Done;
         } else {
-            self.send = Send::Body(BodyProgress::ChunkData { left });
+            self.transmit.extend_from_slice(encode::CHUNK_END);
+            self.send = Send::Body(BodyProgress::Chunked);
+        }
+    }
+
+    /// The bytes the core queues once the last of the [`ClientConn::body_direct_room`] bytes is counted:
+    /// the chunk's CRLF (and the end of the body after [`ClientConn::begin_last_chunk`]); empty for a
+    /// `Content-Length` body. A driver writing all of those bytes may put these right behind them in the
+    /// same vectored write: [`ClientConn::advance_vectored`] counts them.
+    pub fn body_direct_suffix(&self) -> &'static [u8] {
+        match self.send {
+            Send::Body(BodyProgress::ChunkData { last: false, .. }) => encode::CHUNK_END,
+            Send::Body(BodyProgress::ChunkData { last: true, .. }) => encode::FINAL_CHUNK_END,
+            _ => &[],
         }
     }
 
@@ -301,7 +345,7 @@ impl ClientConn {
     pub fn body_direct_room(&self) -> u64 {
         match self.send {
             Send::Body(BodyProgress::Known { declared, sent }) if self.failure.is_none() => declared - sent,
-            Send::Body(BodyProgress::ChunkData { left }) if self.failure.is_none() => left,
+            Send::Body(BodyProgress::ChunkData { left, .. }) if self.failure.is_none() => left,
             _ => 0,
         }
     }
@@ -316,11 +360,11 @@ impl ClientConn {
             // The request was cut short by a final response: the bytes went out, the connection closes.
             Send::Abandoned => return Ok(()),
             Send::Body(BodyProgress::Known { declared, sent }) if self.transmit.is_empty() => (declared, sent),
-            Send::Body(BodyProgress::ChunkData { left }) if self.transmit.is_empty() => {
+            Send::Body(BodyProgress::ChunkData { left, last }) if self.transmit.is_empty() => {
                 if written as u64 > left {
                     return Err(self.fail_usage(UsageError::WrongState("advance_body past the end of the chunk")));
                 }
-                self.chunk_data_sent(left, written);
+                self.chunk_data_sent(left, last, written);
                 return Ok(());
             }
             _ => {
@@ -338,13 +382,24 @@ impl ClientConn {
     }
 
     /// `written` bytes of one vectored write went out: what [`ClientConn::poll_transmit`] held, then body
-    /// bytes from the driver's own buffer (see [`ClientConn::body_direct_room`]). Advances the transmit
-    /// buffer first and the body by the rest; returns how many of the driver's body bytes went out.
+    /// bytes from the driver's own buffer (see [`ClientConn::body_direct_room`]), then possibly some of
+    /// [`ClientConn::body_direct_suffix`]. Advances the transmit buffer first, the body by the rest and the
+    /// suffix (queued once the body bytes are counted) by what is left; returns how many of the driver's
+    /// body bytes went out.
     pub fn advance_vectored(&mut self, written: usize) -> Result<usize, UsageError> {
         let from_queue = written.min(self.transmit.len());
         self.advance_transmit(from_queue);
-        let body = written - from_queue;
+        let rest = written - from_queue;
+        let body = match self.send {
+            Send::Body(BodyProgress::ChunkData { left, .. }) => rest.min(usize::try_from(left).unwrap_or(usize::MAX)),
+            _ => rest,
+        };
         self.advance_body(body)?;
+        let suffix = rest - body;
+        if suffix > self.transmit.len() {
+            return Err(self.fail_usage(UsageError::WrongState("advance_vectored past the body's direct bytes")));
+        }
+        self.advance_transmit(suffix);
         Ok(body)
     }
 
@@ -429,6 +484,7 @@ impl ClientConn {
         self.head_used = 0;
         self.head_reader = HeadReader::default();
         self.stalled_at = None;
+        self.large_reads = std::mem::take(&mut self.read_in_body);
         // An idle pooled connection should not pin a large body-sized buffer.
         if self.recv.is_empty() && self.recv.capacity() > 2 * READ_RESERVE {
             self.recv = BytesMut::new();

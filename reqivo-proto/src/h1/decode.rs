@@ -332,6 +332,12 @@ impl BodyDecoder {
                     recv.advance(line_end);
                     self.kind = Kind::ChunkSize { searched: 0 };
                 }
+                Kind::Trailers(scan) if scan.is_fresh() && empty_section(recv).is_some_and(|n| n <= trailer_budget) => {
+                    // No trailer fields (nearly every chunked body): nothing to parse or build.
+                    recv.advance(empty_section(recv).unwrap_or(0));
+                    self.kind = Kind::Finished;
+                    return Ok(Some(BodyEvent::End));
+                }
                 Kind::Trailers(mut scan) => {
                     let window = recv.len().min(trailer_budget);
                     while let Some(end) = scan.next_blank_line(&recv[..window]) {
@@ -366,6 +372,15 @@ impl BodyDecoder {
             _ => return Err(err(ProtoErrorKind::BodyTooLarge, "body exceeds max_body_size")),
         }
         Ok(())
+    }
+}
+
+/// The length of the blank line at the start of `buf`, if it starts with one (an empty field section).
+fn empty_section(buf: &[u8]) -> Option<usize> {
+    match buf {
+        [b'\n', ..] => Some(1),
+        [b'\r', b'\n', ..] => Some(2),
+        _ => None,
     }
 }
 

@@ -1590,3 +1590,105 @@ fn direct_chunks_mix_with_framed_ones() {
     let seen = server_read(&mut wire).expect("complete request");
     assert_eq!(seen.body, b"abc0123456789xyz");
 }
+
+/// An empty trailer section (the usual end of a chunked body) counts against `max_head_size` like any.
+#[test]
+fn empty_trailer_section_counts_toward_head_size() {
+    let bytes = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n";
+    let head_len = 47;
+    let ok = check(limits(head_len + 2, 2), &get(), bytes, false);
+    assert_eq!(ok.events[1..], [data("x"), Ev::End]);
+    let lf_only = check(limits(head_len + 1, 2), &get(), &bytes[..bytes.len() - 2], false);
+    assert_eq!(lf_only.events.last(), Some(&Ev::Data(b"x".to_vec())), "waits for the section");
+    let lf = [&bytes[..bytes.len() - 2], &b"\n"[..]].concat();
+    assert_eq!(check(limits(head_len + 1, 2), &get(), &lf, false).events[1..], [data("x"), Ev::End]);
+    let out = check(limits(head_len + 1, 2), &get(), bytes, false);
+    assert_eq!(out.events.last(), Some(&Ev::Err(ProtoErrorKind::HeadTooLarge)));
+}
+
+/// The first read of an exchange is body-sized only when the previous response's body needed reads of
+/// its own; the large buffer is not kept between exchanges.
+#[test]
+fn first_read_is_large_after_a_body_that_needed_reads() {
+    fn spare(conn: &mut ClientConn) -> usize {
+        let buf = conn.recv_buf();
+        buf.capacity() - buf.len()
+    }
+    let mut conn = connect(Limits::default(), &get());
+    assert!(spare(&mut conn) < 64 * 1024, "a fresh connection reads small");
+    let events = feed(&mut conn, b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nab");
+    assert_eq!(events[1..], [data("ab")]);
+    assert!(spare(&mut conn) >= 64 * 1024, "body reads are large");
+    assert_eq!(feed(&mut conn, b"c"), [data("c"), Ev::End]);
+    conn.start_next_cycle().unwrap();
+    assert!(conn.recv_buf().capacity() <= 16 * 1024, "no large buffer held between exchanges");
+    conn.send_request(get().head(), BodyLength::None).unwrap();
+    take_transmit(&mut conn);
+    assert!(spare(&mut conn) >= 64 * 1024, "the body needed a read: the next head read is large");
+    let events = feed(&mut conn, b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx");
+    assert_eq!(events[1..], [data("x"), Ev::End]);
+    conn.start_next_cycle().unwrap();
+    conn.send_request(get().head(), BodyLength::None).unwrap();
+    take_transmit(&mut conn);
+    assert!(spare(&mut conn) < 64 * 1024, "the body came with its head: back to small reads");
+}
+
+/// A final direct chunk ends the body: its data, CRLF and the last chunk can go out in one vectored write
+/// (`body_direct_suffix`), counted by `advance_vectored` however the write was cut.
+#[test]
+fn last_direct_chunk_ends_the_body_in_one_write() {
+    let req = method(Method::POST).body(BodyLength::Chunked);
+    let data = b"0123456789";
+    for cut in 0..200 {
+        let mut conn = ClientConn::new(Limits::default());
+        conn.send_request(req.head(), req.body).unwrap();
+        conn.send_body(b"abc").unwrap();
+        assert_eq!(conn.begin_last_chunk(data.len()), Ok(true));
+        assert_eq!(conn.body_direct_suffix(), b"\r\n0\r\n\r\n");
+        // One vectored write of everything, cut after `cut` bytes; the rest goes out in later writes.
+        let mut wire = Vec::new();
+        let mut body = &data[..];
+        let mut first = true;
+        while !body.is_empty() || conn.poll_transmit().is_some() {
+            let queued = conn.poll_transmit().unwrap_or_default().to_vec();
+            let suffix = if body.len() as u64 == conn.body_direct_room() { conn.body_direct_suffix() } else { &[] };
+            let all = [&queued[..], body, suffix].concat();
+            let n = if first { cut.min(all.len()) } else { all.len() };
+            first = false;
+            wire.extend_from_slice(&all[..n]);
+            let took = conn.advance_vectored(n).unwrap();
+            body = &body[took..];
+        }
+        assert!(!conn.wants_body(), "the body is complete");
+        assert!(conn.finish_body().is_ok(), "finish_body after the end is harmless");
+        let seen = server_read(&mut wire).expect("complete request");
+        assert_eq!(seen.body, b"abc0123456789", "cut at {cut}");
+        assert!(wire.is_empty(), "nothing after the request (cut at {cut})");
+    }
+    // A Content-Length body has no suffix; a write past the direct bytes is refused.
+    let mut conn = ClientConn::new(Limits::default());
+    let req = method(Method::POST).body(BodyLength::Known(3));
+    conn.send_request(req.head(), req.body).unwrap();
+    assert_eq!(conn.body_direct_suffix(), b"");
+    assert_eq!(conn.begin_last_chunk(3), Ok(false), "not chunked");
+    let head = conn.poll_transmit().unwrap().len();
+    assert!(conn.advance_vectored(head + 4).is_err());
+    // Not between chunks: nothing happens.
+    let mut conn = ClientConn::new(Limits::default());
+    let req = method(Method::POST).body(BodyLength::Chunked);
+    conn.send_request(req.head(), req.body).unwrap();
+    conn.begin_chunk(2).unwrap();
+    assert_eq!(conn.body_direct_suffix(), b"\r\n");
+    assert_eq!(conn.begin_last_chunk(2), Ok(false), "inside a chunk");
+}
+
+#[test]
+fn chunk_size_lines_are_lowercase_hex() {
+    for (len, line) in
+        [(1, "1\r\n"), (15, "f\r\n"), (16, "10\r\n"), (0xabcdef, "abcdef\r\n"), (usize::MAX, "ffffffffffffffff\r\n")]
+    {
+        let mut buf = bytes::BytesMut::new();
+        encode::encode_chunk_size(&mut buf, len);
+        assert_eq!(&buf[..], line.as_bytes());
+    }
+}

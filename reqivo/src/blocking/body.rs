@@ -7,7 +7,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use http::HeaderMap;
 
 use super::pump::{Conn, Wait};
-use crate::body::{drain_buffered, BodyDecoder, Pending, Step};
+use crate::body::{BodyState, Source};
 use crate::error::Result;
 use crate::exchange::drain_more;
 use crate::pool::Pooled;
@@ -16,12 +16,8 @@ use crate::response::{BodyTimings, Response};
 /// A response body being read from its connection. When the body ends, the connection goes back to the
 /// pool; when the body is dropped before its end, the connection is closed.
 pub struct Body {
-    conn: Option<Pooled<Box<Conn>>>,
-    decoder: BodyDecoder,
-    pending: Pending,
+    state: BodyState<Conn>,
     wait: Wait,
-    started: Instant,
-    elapsed: Option<Duration>,
 }
 
 impl Body {
@@ -32,73 +28,28 @@ impl Body {
         limit: Option<u64>,
         head_at: Instant,
     ) -> Result<Body> {
-        let mut body = Body {
-            conn: Some(pooled),
-            decoder: BodyDecoder::new(gzip, limit),
-            pending: Pending::default(),
-            wait,
-            started: head_at,
-            elapsed: None,
-        };
-        body.drain(false)?;
+        let mut body = Body { state: BodyState::new(pooled, gzip, limit, head_at), wait };
+        body.state.start()?;
         Ok(body)
-    }
-
-    /// Decodes what is already buffered; returns the connection to the pool if the body ended. `read` says
-    /// whether body bytes were read since the head (if not, the body took no time of its own).
-    fn drain(&mut self, read: bool) -> Result<()> {
-        let Some(pooled) = &mut self.conn else { return Ok(()) };
-        match drain_buffered(&mut pooled.conn.proto, &mut self.decoder, &mut self.pending) {
-            Ok(true) => self.finish(read),
-            Ok(false) => {}
-            Err(e) => {
-                self.conn = None;
-                return Err(e);
-            }
-        }
-        Ok(())
-    }
-
-    fn finish(&mut self, read: bool) {
-        // A body that arrived with its head took no time of its own; the clock is not read for it.
-        self.elapsed = Some(if read { self.started.elapsed() } else { Duration::ZERO });
-        if let Some(mut pooled) = self.conn.take() {
-            if pooled.conn.proto.close_reason().is_none() && pooled.conn.proto.start_next_cycle().is_ok() {
-                pooled.checkin();
-            }
-        }
     }
 
     /// The next piece of the body, `None` at its end.
     pub fn chunk(&mut self) -> Result<Option<Bytes>> {
         loop {
-            if let Some(b) = self.pending.pop_front() {
-                return Ok(Some(b));
-            }
-            let Some(pooled) = &mut self.conn else { return Ok(None) };
-            let step = pooled.conn.next_event(&self.wait).and_then(|ev| self.decoder.on_event(ev));
-            match step {
-                Ok(Step::Chunk(b)) => {
-                    self.drain(true)?;
-                    return Ok(Some(b));
-                }
-                Ok(Step::Continue) => self.drain(true)?,
-                Ok(Step::End(tail)) => {
-                    self.finish(true);
-                    return Ok(tail);
-                }
-                Err(e) => {
-                    // The connection is in an unknown state: close it.
-                    self.conn = None;
-                    return Err(e);
-                }
+            let conn = match self.state.next_source() {
+                Source::Ready(out) => return Ok(out),
+                Source::Read(conn) => conn,
+            };
+            let event = conn.next_event(&self.wait);
+            if let Some(out) = self.state.on_event(event)? {
+                return Ok(out);
             }
         }
     }
 
     /// The trailer fields of a chunked body, once the body has been read to its end.
     pub fn trailers(&self) -> Option<&HeaderMap> {
-        self.decoder.trailers()
+        self.state.trailers()
     }
 
     /// Reads the rest of the body.
@@ -130,7 +81,7 @@ impl Body {
 
 impl BodyTimings for Body {
     fn body_time(&self) -> Option<Duration> {
-        self.elapsed
+        self.state.elapsed()
     }
 }
 
@@ -144,7 +95,7 @@ impl Read for Body {
         buf[..n].copy_from_slice(&chunk[..n]);
         chunk.advance(n);
         if !chunk.is_empty() {
-            self.pending.push_front(chunk);
+            self.state.unread(chunk);
         }
         Ok(n)
     }

@@ -9,7 +9,9 @@ use reqivo_proto::deadline::{Deadlines, Phase};
 use reqivo_proto::h1::{ClientConn, Event};
 
 use super::connect::Transport;
+use crate::body::{HasProto, Pieces, MAX_PIECES};
 use crate::error::{io_error, Error, ErrorKind, Result};
+use crate::exchange::DIRECT_CHUNK_MIN;
 
 /// One connection: the socket and its protocol state.
 pub(crate) struct Conn {
@@ -18,6 +20,12 @@ pub(crate) struct Conn {
     pub(crate) remote: SocketAddr,
     /// The socket timeout last set, so it is only changed when it must be (one syscall saved per read).
     socket_timeout: Option<Duration>,
+}
+
+impl HasProto for Conn {
+    fn proto(&mut self) -> &mut ClientConn {
+        &mut self.proto
+    }
 }
 
 /// The limits of one wait: the request's deadlines and the phase's own limit (the read gap).
@@ -92,13 +100,47 @@ impl Conn {
     /// Sends `data` as request body, straight from `data` in vectored writes behind what the core has
     /// queued (the head, a chunk-size line): never copied into the transmit buffer. A chunked body sends
     /// it as one chunk.
-    pub(crate) fn write_body(&mut self, mut data: &[u8], wait: &Wait) -> Result<()> {
-        self.proto.begin_chunk(data.len())?;
-        while !data.is_empty() && self.proto.wants_body() {
-            if self.proto.body_direct_room() < data.len() as u64 {
+    pub(crate) fn write_body(&mut self, data: &[u8], wait: &Wait) -> Result<()> {
+        self.write_pieces::<_, 3>(&[data], false, wait)
+    }
+
+    /// Sends pieces of a streamed (chunked) body; with `last` the body ends with them. Large ones go out
+    /// as one chunk straight from the pieces (`write_pieces`); small ones are framed into the transmit
+    /// buffer, written when the caller flushes (with the head, or the end of the body, when those wait too).
+    pub(crate) fn send_pieces<P: AsRef<[u8]>>(&mut self, pieces: &[P], last: bool, wait: &Wait) -> Result<()> {
+        if Pieces::new(pieces).left() >= DIRECT_CHUNK_MIN {
+            return self.write_pieces::<_, { MAX_PIECES + 2 }>(pieces, last, wait);
+        }
+        for piece in pieces {
+            self.queue_body(piece.as_ref(), wait)?;
+        }
+        if last && self.proto.wants_body() {
+            self.proto.finish_body()?;
+        }
+        Ok(())
+    }
+
+    /// Sends `pieces` as one chunk (or as the rest of a `Content-Length` body), straight from the pieces in
+    /// vectored writes between what the core has queued before them (the head, the chunk-size line) and
+    /// after them (the chunk's CRLF, the end of the body when `last`); at most `SLICES - 2` pieces per write.
+    fn write_pieces<P: AsRef<[u8]>, const SLICES: usize>(
+        &mut self,
+        pieces: &[P],
+        last: bool,
+        wait: &Wait,
+    ) -> Result<()> {
+        let mut data = Pieces::new(pieces);
+        if last {
+            self.proto.begin_last_chunk(data.left())?;
+        } else {
+            self.proto.begin_chunk(data.left())?;
+        }
+        while data.left() > 0 && self.proto.wants_body() {
+            let room = self.proto.body_direct_room();
+            if room < data.left() as u64 {
                 // Chunked, or more than declared: `send_body` frames it or says what is wrong.
-                let n = self.proto.send_body(data)?;
-                data = &data[n..];
+                let n = self.proto.send_body(data.current())?;
+                data.advance(n);
                 self.flush(wait)?;
                 continue;
             }
@@ -106,14 +148,14 @@ impl Conn {
                 return Err(Error::timeout(Phase::Write));
             }
             let queued = self.proto.poll_transmit().unwrap_or_default();
-            let n = self
-                .io
-                .write_vectored(&[IoSlice::new(queued), IoSlice::new(data)])
-                .map_err(|e| io_error(e, Phase::Write))?;
+            // Sized by the caller: a future holds the array across the write.
+            let mut slices = [IoSlice::new(&[]); SLICES];
+            let used = data.slices(queued, self.proto.body_direct_suffix(), &mut slices);
+            let n = self.io.write_vectored(&slices[..used]).map_err(|e| io_error(e, Phase::Write))?;
             if n == 0 {
                 return Err(Error::new(ErrorKind::Io, "connection closed while sending"));
             }
-            data = &data[self.proto.advance_vectored(n)?..];
+            data.advance(self.proto.advance_vectored(n)?);
         }
         Ok(())
     }

@@ -17,7 +17,6 @@ use crate::config::{Config, SessionBuilder};
 use crate::error::{Error, ErrorKind, Result};
 use crate::exchange::{
     apply_redirect, body_length, check_request, may_retry, redirect_error, request_head, response_meta,
-    DIRECT_CHUNK_MIN,
 };
 use crate::pool::{waited, Attempt, Pooled, SharedPool};
 use crate::request::{sealed, Driver, LastUrl, Prepared, RequestBody, RequestBuilder};
@@ -227,8 +226,9 @@ fn send(
     let length = body_length(&req.method, &req.body);
     conn.proto.send_request(request_head(req, target, config), length)?;
     let write = Wait { deadlines: *deadlines, gap: req.timeouts.read, phase: Phase::Write };
-    // A body in memory carries the head with it in one vectored write (see `Conn::write_body`).
-    if !(matches!(req.body, RequestBody::Bytes(_)) && conn.proto.body_direct_room() > 0) {
+    // A body carries the head with it: one vectored write from memory (see `Conn::write_body`), or the
+    // stream's first piece (see `send_body`).
+    if !(matches!(req.body, RequestBody::Bytes(_) | RequestBody::Stream(_)) && conn.proto.wants_body()) {
         conn.flush(&write)?;
     }
     let mut early = None;
@@ -298,13 +298,10 @@ fn send_body(conn: &mut Conn, body: &mut RequestBody<Stream>, wait: &Wait) -> Re
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                     Err(e) => return Err(Error::new(ErrorKind::Io, "reading the request body failed").with_source(e)),
                 };
-                // Written at once: the next read may block for a long time.
-                if n >= DIRECT_CHUNK_MIN {
-                    conn.write_body(&buf[..n], wait)?;
-                } else {
-                    conn.queue_body(&buf[..n], wait)?;
-                    conn.flush(wait)?;
-                }
+                // Written at once (with the head, the first time): the next read may block for a long time.
+                // Only a read returning 0 says the body ended, so its end goes out on its own.
+                conn.send_pieces(&[&buf[..n]], false, wait)?;
+                conn.flush(wait)?;
             }
         }
     }

@@ -11,7 +11,7 @@ use http::HeaderMap;
 use tokio::io::{AsyncRead, ReadBuf};
 
 use super::pump::{Conn, Wait, Waited};
-use crate::body::{drain_buffered, BodyDecoder, Pending, Step};
+use crate::body::{BodyState, Source};
 use crate::error::{Error, Result};
 use crate::exchange::drain_more;
 use crate::pool::Pooled;
@@ -20,12 +20,8 @@ use crate::response::{BodyTimings, Response};
 /// A response body being read from its connection. When the body ends, the connection goes back to the
 /// pool; when the body is dropped before its end, the connection is closed.
 pub struct AsyncBody {
-    conn: Option<Pooled<Box<Conn>>>,
-    decoder: BodyDecoder,
-    pending: Pending,
+    state: BodyState<Conn>,
     wait: Wait,
-    started: Instant,
-    elapsed: Option<Duration>,
 }
 
 impl AsyncBody {
@@ -36,70 +32,25 @@ impl AsyncBody {
         limit: Option<u64>,
         head_at: Instant,
     ) -> Result<AsyncBody> {
-        let mut body = AsyncBody {
-            conn: Some(pooled),
-            decoder: BodyDecoder::new(gzip, limit),
-            pending: Pending::default(),
-            wait,
-            started: head_at,
-            elapsed: None,
-        };
-        body.drain(false)?;
+        let mut body = AsyncBody { state: BodyState::new(pooled, gzip, limit, head_at), wait };
+        body.state.start()?;
         Ok(body)
-    }
-
-    /// Decodes what is already buffered; returns the connection to the pool if the body ended. `read` says
-    /// whether body bytes were read since the head (if not, the body took no time of its own).
-    fn drain(&mut self, read: bool) -> Result<()> {
-        let Some(pooled) = &mut self.conn else { return Ok(()) };
-        match drain_buffered(&mut pooled.conn.proto, &mut self.decoder, &mut self.pending) {
-            Ok(true) => self.finish(read),
-            Ok(false) => {}
-            Err(e) => {
-                self.conn = None;
-                return Err(e);
-            }
-        }
-        Ok(())
-    }
-
-    fn finish(&mut self, read: bool) {
-        // A body that arrived with its head took no time of its own; the clock is not read for it.
-        self.elapsed = Some(if read { self.started.elapsed() } else { Duration::ZERO });
-        if let Some(mut pooled) = self.conn.take() {
-            if pooled.conn.proto.close_reason().is_none() && pooled.conn.proto.start_next_cycle().is_ok() {
-                pooled.checkin();
-            }
-        }
     }
 
     /// Polls for the next piece of the body, `None` at its end.
     pub fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Bytes>>> {
         loop {
-            if let Some(b) = self.pending.pop_front() {
-                return Poll::Ready(Ok(Some(b)));
-            }
-            let Some(pooled) = &mut self.conn else { return Poll::Ready(Ok(None)) };
-            let event = match ready!(pooled.conn.poll_wait_event(cx, &self.wait)) {
+            let conn = match self.state.next_source() {
+                Source::Ready(out) => return Poll::Ready(Ok(out)),
+                Source::Read(conn) => conn,
+            };
+            let event = match ready!(conn.poll_wait_event(cx, &self.wait)) {
                 Ok(Waited::Event(event)) => Ok(event),
                 Ok(Waited::GapElapsed) => Err(Error::timeout(self.wait.phase)),
                 Err(e) => Err(e),
             };
-            match event.and_then(|ev| self.decoder.on_event(ev)) {
-                Ok(Step::Chunk(b)) => {
-                    self.drain(true)?;
-                    return Poll::Ready(Ok(Some(b)));
-                }
-                Ok(Step::Continue) => self.drain(true)?,
-                Ok(Step::End(tail)) => {
-                    self.finish(true);
-                    return Poll::Ready(Ok(tail));
-                }
-                Err(e) => {
-                    // The connection is in an unknown state: close it.
-                    self.conn = None;
-                    return Poll::Ready(Err(e));
-                }
+            if let Some(out) = self.state.on_event(event)? {
+                return Poll::Ready(Ok(out));
             }
         }
     }
@@ -111,7 +62,7 @@ impl AsyncBody {
 
     /// The trailer fields of a chunked body, once the body has been read to its end.
     pub fn trailers(&self) -> Option<&HeaderMap> {
-        self.decoder.trailers()
+        self.state.trailers()
     }
 
     /// Reads the rest of the body.
@@ -143,7 +94,7 @@ impl AsyncBody {
 
 impl BodyTimings for AsyncBody {
     fn body_time(&self) -> Option<Duration> {
-        self.elapsed
+        self.state.elapsed()
     }
 }
 
@@ -160,7 +111,7 @@ impl AsyncRead for AsyncBody {
         buf.put_slice(&chunk[..n]);
         chunk.advance(n);
         if !chunk.is_empty() {
-            this.pending.push_front(chunk);
+            this.state.unread(chunk);
         }
         Poll::Ready(Ok(()))
     }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use reqivo_proto::deadline::{Deadlines, Phase};
 use reqivo_proto::h1::{BodyLength, ClientConn, Event, RequestHead, ResponseHead};
 use reqivo_proto::pool::{PoolKey, PoolStats};
@@ -14,11 +15,11 @@ use reqivo_proto::url::Target;
 use super::body::AsyncBody;
 use super::connect::connect;
 use super::pump::{Conn, Wait, Waited};
+use crate::body::MAX_PIECES;
 use crate::config::{Config, SessionBuilder};
 use crate::error::{Error, ErrorKind, Result};
 use crate::exchange::{
     apply_redirect, body_length, check_request, may_retry, redirect_error, request_head, response_meta,
-    DIRECT_CHUNK_MIN,
 };
 use crate::pool::{waited, Attempt, Pooled, SharedPool};
 use crate::request::{sealed, Driver, LastUrl, Prepared, RequestBody, RequestBuilder};
@@ -242,8 +243,9 @@ async fn send(
     let length = body_length(&req.method, &req.body);
     conn.proto.send_request(request_head(req, target, config), length)?;
     let write = Wait { deadlines: *deadlines, gap: req.timeouts.read, phase: Phase::Write };
-    // A body in memory carries the head with it in one vectored write (see `Conn::write_body`).
-    if !(matches!(req.body, RequestBody::Bytes(_)) && conn.proto.body_direct_room() > 0) {
+    // A body carries the head with it: one vectored write from memory (see `Conn::write_body`), or the
+    // stream's first pieces (see `send_body`).
+    if !(matches!(req.body, RequestBody::Bytes(_) | RequestBody::Stream(_)) && conn.proto.wants_body()) {
         conn.flush(&write).await?;
     }
     let mut early = None;
@@ -305,26 +307,40 @@ async fn send_body(conn: &mut Conn, body: &mut RequestBody<Stream>, wait: &Wait)
         RequestBody::Empty => {}
         RequestBody::Bytes(bytes) => conn.write_body(bytes, wait).await?,
         RequestBody::Stream(stream) => {
-            while conn.proto.wants_body() {
-                // Pieces the stream has ready at once are framed into one buffer, written when the stream
-                // makes us wait (or the buffer is full): one write per batch rather than per piece, and
-                // nothing held back while the stream waits.
-                let piece = match std::future::poll_fn(|cx| Poll::Ready(stream.as_mut().poll_next(cx))).await {
-                    Poll::Ready(piece) => piece,
-                    Poll::Pending => {
-                        conn.flush(wait).await?;
-                        std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await
+            // The pieces the stream has ready at once go out together, as one chunk written straight from
+            // them (with the head, the first time, and the end of the body when the stream ends at once):
+            // one write per batch rather than per piece, and nothing held back while the stream waits.
+            // Boxed: its state is large, and every request's future would carry it otherwise.
+            Box::pin(async {
+                let mut batch = Vec::new();
+                let mut ended = false;
+                while conn.proto.wants_body() && !ended {
+                    while batch.len() < MAX_PIECES {
+                        let now = std::future::poll_fn(|cx| Poll::Ready(stream.as_mut().poll_next(cx))).await;
+                        let piece = match now {
+                            Poll::Ready(piece) => piece,
+                            Poll::Pending if batch.is_empty() => {
+                                conn.flush(wait).await?;
+                                std::future::poll_fn(|cx| stream.as_mut().poll_next(cx)).await
+                            }
+                            Poll::Pending => break,
+                        };
+                        let Some(piece) = piece else {
+                            ended = true;
+                            break;
+                        };
+                        let piece: Bytes = piece
+                            .map_err(|e| Error::new(ErrorKind::Io, "reading the request body failed").with_source(e))?;
+                        if !piece.is_empty() {
+                            batch.push(piece);
+                        }
                     }
-                };
-                let Some(piece) = piece else { break };
-                let piece =
-                    piece.map_err(|e| Error::new(ErrorKind::Io, "reading the request body failed").with_source(e))?;
-                if piece.len() >= DIRECT_CHUNK_MIN {
-                    conn.write_body(&piece, wait).await?;
-                } else {
-                    conn.queue_body(&piece, wait).await?;
+                    conn.send_pieces(&batch, ended, wait).await?;
+                    batch.clear();
                 }
-            }
+                Ok::<_, Error>(())
+            })
+            .await?;
         }
     }
     // A final response that arrived early ends the request body (the core dropped the rest).
