@@ -145,14 +145,24 @@ pub(crate) fn encode_client_frame(
 
 /// `dst = src ^ key` (masking from key offset 0); both of the same length.
 fn mask_copy(dst: &mut [u8], src: &[u8], key: [u8; 4]) {
+    let block: [u8; 32] = std::array::from_fn(|i| key[i & 3]);
+    let (dst_blocks, dst_rest) = dst.as_chunks_mut::<32>();
+    let (src_blocks, src_rest) = src.as_chunks::<32>();
+    // Whole 32-byte blocks, as arrays so that no bounds or length checks remain and the loop vectorises
+    // (to 16-byte XORs on baseline x86-64).
+    for (d, s) in dst_blocks.iter_mut().zip(src_blocks) {
+        for i in 0..32 {
+            d[i] = s[i] ^ block[i];
+        }
+    }
+    // The remainder (a small message is nothing else) in 8-byte words, then bytes; each piece starts at
+    // a multiple of 4, so at key offset 0.
     let wide = u64::from_ne_bytes([key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3]]);
-    let (dst_words, dst_rest) = dst.as_chunks_mut::<8>();
-    let (src_words, src_rest) = src.as_chunks::<8>();
-    // Whole 8-byte words, as arrays so that no bounds or length checks remain and the loop vectorises.
+    let (dst_words, dst_rest) = dst_rest.as_chunks_mut::<8>();
+    let (src_words, src_rest) = src_rest.as_chunks::<8>();
     for (d, s) in dst_words.iter_mut().zip(src_words) {
         *d = (u64::from_ne_bytes(*s) ^ wide).to_ne_bytes();
     }
-    // The remainder starts at a multiple of 8, so at key offset 0.
     for (i, (d, s)) in dst_rest.iter_mut().zip(src_rest).enumerate() {
         *d = s ^ key[i & 3];
     }
@@ -225,7 +235,7 @@ mod tests {
     #[test]
     fn mask_copy_matches_bytewise_for_every_length() {
         let key = [0x12, 0x34, 0xAB, 0xCD];
-        for len in 0..100 {
+        for len in 0..200 {
             let data: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
             let mut copied = vec![0xEE; len];
             mask_copy(&mut copied, &data, key);

@@ -123,6 +123,13 @@ impl Outbox {
     /// `compressed`.
     pub(crate) fn push_message(&mut self, opcode: OpCode, body: &[u8], compressed: bool, max_frame: usize) {
         let max = max_frame.max(1);
+        if body.len() <= max && self.takes_data_now() {
+            // The common case, one frame straight into the transmit buffer. `refill` is not needed: it ran
+            // after the last change, and a fuller transmit buffer lets nothing new in.
+            let mask = self.rng.next_mask();
+            encode_client_frame(self.room(client_frame_len(body.len())), true, compressed, opcode, body, mask);
+            return;
+        }
         let count = body.len().div_ceil(max).max(1);
         for i in 0..count {
             let chunk = &body[(i * max).min(body.len())..((i + 1) * max).min(body.len())];
