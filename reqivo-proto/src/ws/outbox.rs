@@ -65,10 +65,12 @@ impl Outbox {
     }
 
     /// The bytes ready for the socket.
+    #[inline]
     pub(crate) fn transmit(&self) -> &[u8] {
         &self.buf[self.head..self.tail]
     }
 
+    #[inline]
     fn transmit_len(&self) -> usize {
         self.tail - self.head
     }
@@ -103,7 +105,10 @@ impl Outbox {
                 self.oversized = false;
             }
         }
-        self.refill();
+        if self.queued > 0 || self.pong.is_some() || self.close.is_some() {
+            // Only frames waiting outside the transmit buffer can move in.
+            self.refill();
+        }
     }
 
     /// Every byte not yet written (the waiting Pong counted at its largest).
