@@ -119,6 +119,7 @@ impl WsConn {
     }
 
     /// Where the close handshake stands.
+    #[inline]
     pub fn state(&self) -> WsState {
         match self.phase {
             Phase::Open => WsState::Open,
@@ -131,6 +132,7 @@ impl WsConn {
 
     /// True while the core needs bytes from the peer to make progress (call `poll_event` first: bytes
     /// already in the buffer may be decodable).
+    #[inline]
     pub fn wants_read(&self) -> bool {
         matches!(self.phase, Phase::Open | Phase::CloseSent { .. })
             && !self.eof
@@ -139,6 +141,7 @@ impl WsConn {
     }
 
     /// Outgoing bytes not yet written: the transmit buffer plus queued frames (for backpressure).
+    #[inline]
     pub fn transmit_len(&self) -> usize {
         self.out.len()
     }
@@ -233,11 +236,13 @@ impl WsConn {
 
     /// Bytes to write to the socket, if any. Also after a [`WsError`]: the Close frame that reports it.
     #[must_use]
+    #[inline]
     pub fn poll_transmit(&self) -> Option<&[u8]> {
         Some(self.out.transmit()).filter(|t| !t.is_empty())
     }
 
     /// `written` bytes of [`WsConn::poll_transmit`] went out.
+    #[inline]
     pub fn advance_transmit(&mut self, written: usize) {
         debug_assert!(written <= self.out.transmit().len(), "advance_transmit past poll_transmit");
         self.out.advance(written);

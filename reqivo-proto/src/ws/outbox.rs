@@ -9,9 +9,9 @@
 
 use std::collections::VecDeque;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::Bytes;
 
-use super::frame::{encode_client_frame, MaskRng, OpCode, MAX_HEADER_LEN};
+use super::frame::{client_frame_len, encode_client_frame, MaskRng, OpCode, MAX_HEADER_LEN};
 
 /// Queued frames are coalesced into the transmit buffer up to this size; control frames wait behind at
 /// most this much.
@@ -25,18 +25,21 @@ pub(crate) struct Outbox {
     rng: MaskRng,
     /// The automatic Pong waits while the transmit buffer holds this many bytes.
     pong_limit: usize,
-    /// Bytes for the socket.
-    transmit: BytesMut,
+    /// Bytes for the socket: `buf[head..tail]`. Everything in `buf` stays initialised, so a frame is
+    /// encoded (and masked) straight into it in one pass, without zeroing its room first.
+    buf: Vec<u8>,
+    head: usize,
+    tail: usize,
     /// The latest unanswered Ping's payload.
     pong: Option<Bytes>,
     /// The application's Ping/Pong frames.
-    control: VecDeque<BytesMut>,
+    control: VecDeque<Vec<u8>>,
     /// Data frames.
-    data: VecDeque<BytesMut>,
+    data: VecDeque<Vec<u8>>,
     /// Bytes in `control` and `data`.
     queued: usize,
     /// Our Close, sent after every data frame.
-    close: Option<BytesMut>,
+    close: Option<Vec<u8>>,
     /// The Close has moved into `transmit` (or output stopped): nothing more is added.
     sealed: bool,
     /// `transmit` held more than `KEEP_TRANSMIT` bytes since it was last empty.
@@ -48,7 +51,9 @@ impl Outbox {
         Outbox {
             rng: MaskRng::new(mask_seed),
             pong_limit,
-            transmit: BytesMut::new(),
+            buf: Vec::new(),
+            head: 0,
+            tail: 0,
             pong: None,
             control: VecDeque::new(),
             data: VecDeque::new(),
@@ -60,25 +65,55 @@ impl Outbox {
     }
 
     /// The bytes ready for the socket.
+    #[inline]
     pub(crate) fn transmit(&self) -> &[u8] {
-        &self.transmit
+        &self.buf[self.head..self.tail]
+    }
+
+    #[inline]
+    fn transmit_len(&self) -> usize {
+        self.tail - self.head
+    }
+
+    /// `n` bytes of room at the end of the transmit buffer, counted as queued for the socket.
+    fn room(&mut self, n: usize) -> &mut [u8] {
+        if self.tail + n > self.buf.len() && self.head > 0 {
+            // Move the unwritten bytes to the front rather than grow.
+            self.buf.copy_within(self.head..self.tail, 0);
+            self.tail -= self.head;
+            self.head = 0;
+        }
+        let start = self.tail;
+        self.tail += n;
+        if self.tail > self.buf.len() {
+            self.buf.resize(self.tail, 0);
+        }
+        self.oversized |= self.tail > KEEP_TRANSMIT;
+        &mut self.buf[start..self.tail]
     }
 
     /// `n` bytes of `transmit` were written.
     pub(crate) fn advance(&mut self, n: usize) {
-        self.transmit.advance(n.min(self.transmit.len()));
-        if self.oversized && self.transmit.is_empty() {
-            // Frames are encoded into the transmit buffer and it is reused; one that grew for a large
-            // message is not kept around.
-            self.transmit = BytesMut::new();
-            self.oversized = false;
+        self.head += n.min(self.transmit_len());
+        if self.head == self.tail {
+            self.head = 0;
+            self.tail = 0;
+            if self.oversized {
+                // Frames are encoded into the transmit buffer and it is reused; one that grew for a large
+                // message is not kept around.
+                self.buf = Vec::new();
+                self.oversized = false;
+            }
         }
-        self.refill();
+        if self.queued > 0 || self.pong.is_some() || self.close.is_some() {
+            // Only frames waiting outside the transmit buffer can move in.
+            self.refill();
+        }
     }
 
     /// Every byte not yet written (the waiting Pong counted at its largest).
     pub(crate) fn len(&self) -> usize {
-        self.transmit.len()
+        self.transmit_len()
             + self.queued
             + self.pong.as_ref().map_or(0, |p| p.len() + MAX_HEADER_LEN)
             + self.close.as_ref().map_or(0, |f| f.len())
@@ -86,25 +121,32 @@ impl Outbox {
 
     /// True once our Close (or nothing at all, after `stop`) is the last thing that goes out, and has.
     pub(crate) fn close_written(&self) -> bool {
-        self.sealed && self.transmit.is_empty()
+        self.sealed && self.head == self.tail
     }
 
     /// Queues a data message as frames of at most `max_frame` payload bytes; RSV1 on the first frame when
     /// `compressed`.
     pub(crate) fn push_message(&mut self, opcode: OpCode, body: &[u8], compressed: bool, max_frame: usize) {
         let max = max_frame.max(1);
+        if body.len() <= max && self.takes_data_now() {
+            // The common case, one frame straight into the transmit buffer. `refill` is not needed: it ran
+            // after the last change, and a fuller transmit buffer lets nothing new in.
+            let mask = self.rng.next_mask();
+            encode_client_frame(self.room(client_frame_len(body.len())), true, compressed, opcode, body, mask);
+            return;
+        }
         let count = body.len().div_ceil(max).max(1);
         for i in 0..count {
             let chunk = &body[(i * max).min(body.len())..((i + 1) * max).min(body.len())];
             let op = if i == 0 { opcode } else { OpCode::Continuation };
             let (fin, rsv1, mask) = (i + 1 == count, i == 0 && compressed, self.rng.next_mask());
+            let len = client_frame_len(chunk.len());
             if self.takes_data_now() {
                 // What `refill` would do with it at once, without a buffer of its own.
-                encode_client_frame(&mut self.transmit, fin, rsv1, op, chunk, mask);
-                self.oversized |= self.transmit.len() > KEEP_TRANSMIT;
+                encode_client_frame(self.room(len), fin, rsv1, op, chunk, mask);
                 continue;
             }
-            let mut frame = BytesMut::new();
+            let mut frame = vec![0; len];
             encode_client_frame(&mut frame, fin, rsv1, op, chunk, mask);
             self.queued += frame.len();
             self.data.push_back(frame);
@@ -116,7 +158,7 @@ impl Outbox {
     /// `refill`, room left in the transmit buffer means nothing is queued ahead of data (a waiting Pong
     /// waits for the transmit buffer to drain, and data may pass it).
     fn takes_data_now(&self) -> bool {
-        !self.sealed && self.transmit.len() < TRANSMIT_CHUNK && self.control.is_empty() && self.data.is_empty()
+        !self.sealed && self.transmit_len() < TRANSMIT_CHUNK && self.control.is_empty() && self.data.is_empty()
     }
 
     /// Queues an application Ping or Pong (payload already checked).
@@ -154,13 +196,14 @@ impl Outbox {
     /// Nothing more goes out at all.
     pub(crate) fn stop(&mut self) {
         self.drop_queued();
-        self.transmit.clear();
+        self.head = 0;
+        self.tail = 0;
         self.close = None;
         self.sealed = true;
     }
 
-    fn encode_control(&mut self, opcode: OpCode, payload: &[u8]) -> BytesMut {
-        let mut frame = BytesMut::with_capacity(MAX_HEADER_LEN + payload.len());
+    fn encode_control(&mut self, opcode: OpCode, payload: &[u8]) -> Vec<u8> {
+        let mut frame = vec![0; client_frame_len(payload.len())];
         encode_client_frame(&mut frame, true, false, opcode, payload, self.rng.next_mask());
         frame
     }
@@ -168,8 +211,8 @@ impl Outbox {
     /// Moves queued frames into the transmit buffer. The automatic Pong waits while the transmit buffer
     /// holds `pong_limit` bytes: a peer that sends Pings but does not read cannot make the queue grow.
     fn refill(&mut self) {
-        while !self.sealed && self.transmit.len() < TRANSMIT_CHUNK {
-            let pong_fits = self.transmit.len() < self.pong_limit;
+        while !self.sealed && self.transmit_len() < TRANSMIT_CHUNK {
+            let pong_fits = self.transmit_len() < self.pong_limit;
             let frame = if let Some(payload) = self.pong.take_if(|_| pong_fits) {
                 self.encode_control(OpCode::Pong, &payload)
             } else if let Some(frame) = self.control.pop_front().or_else(|| self.data.pop_front()) {
@@ -181,12 +224,14 @@ impl Outbox {
             } else {
                 break;
             };
-            if self.transmit.is_empty() {
-                self.transmit = frame;
+            if self.head == self.tail && frame.len() > self.buf.len() {
+                // The frame's own buffer becomes the transmit buffer: no copy.
+                (self.head, self.tail) = (0, frame.len());
+                self.buf = frame;
+                self.oversized |= self.tail > KEEP_TRANSMIT;
             } else {
-                self.transmit.extend_from_slice(&frame);
+                self.room(frame.len()).copy_from_slice(&frame);
             }
-            self.oversized |= self.transmit.len() > KEEP_TRANSMIT;
         }
     }
 }

@@ -89,6 +89,15 @@ struct Fatal {
     reconnectable: bool,
 }
 
+impl Fatal {
+    /// Out of line: `check` runs on every step and stays small.
+    #[cold]
+    #[inline(never)]
+    fn error(&self) -> Error {
+        Error::new(self.kind, self.message.clone())
+    }
+}
+
 pub(crate) struct Link {
     conn: WsConn,
     keepalive: Option<Keepalive>,
@@ -112,11 +121,13 @@ impl Link {
     }
 
     /// Bytes to write, if any.
+    #[inline]
     pub(crate) fn transmit(&self) -> Option<&[u8]> {
         self.conn.poll_transmit()
     }
 
     /// `n` bytes of `transmit()` went out.
+    #[inline]
     pub(crate) fn advance(&mut self, n: usize) {
         self.conn.advance_transmit(n);
     }
@@ -234,9 +245,10 @@ impl Link {
     }
 
     /// The recorded failure, again.
+    #[inline]
     pub(crate) fn check(&self) -> Result<()> {
         match &self.fatal {
-            Some(f) => Err(Error::new(f.kind, f.message.clone())),
+            Some(f) => Err(f.error()),
             None => Ok(()),
         }
     }
