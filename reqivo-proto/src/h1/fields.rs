@@ -30,16 +30,17 @@ pub(super) mod known {
 
     /// The bit of `name` (any case), 0 for other names. The spellings servers and callers use (lower case,
     /// and each word capitalised) are compared whole before the byte-by-byte case-insensitive compare.
+    #[inline]
     pub fn of(name: &[u8]) -> u8 {
-        match name.len() {
-            14 => matches(name, CONTENT_LENGTH, b"content-length", b"Content-Length"),
-            17 => matches(name, TRANSFER_ENCODING, b"transfer-encoding", b"Transfer-Encoding"),
-            10 => {
-                matches(name, CONNECTION, b"connection", b"Connection")
-                    | matches(name, SET_COOKIE, b"set-cookie", b"Set-Cookie")
-            }
-            16 => matches(name, CONTENT_ENCODING, b"content-encoding", b"Content-Encoding"),
-            8 => matches(name, LOCATION, b"location", b"Location"),
+        // Length and first letter pick the one candidate, so most names are ruled out without a compare.
+        let first = name.first().map_or(0, |b| b | 0x20);
+        match (name.len(), first) {
+            (14, b'c') => matches(name, CONTENT_LENGTH, b"content-length", b"Content-Length"),
+            (17, b't') => matches(name, TRANSFER_ENCODING, b"transfer-encoding", b"Transfer-Encoding"),
+            (10, b'c') => matches(name, CONNECTION, b"connection", b"Connection"),
+            (10, b's') => matches(name, SET_COOKIE, b"set-cookie", b"Set-Cookie"),
+            (16, b'c') => matches(name, CONTENT_ENCODING, b"content-encoding", b"Content-Encoding"),
+            (8, b'l') => matches(name, LOCATION, b"location", b"Location"),
             _ => 0,
         }
     }
