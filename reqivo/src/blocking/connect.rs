@@ -58,6 +58,31 @@ impl Write for Transport {
     }
 }
 
+/// Resolves `host` within `budget`. std's resolver (`getaddrinfo`) cannot be given a timeout, so a bounded
+/// lookup runs on a short-lived thread that is abandoned if it outlasts the budget (it ends when the
+/// lookup returns); an unbounded one runs here. Only name lookups of new connections pay for the thread.
+fn resolve(host: &str, port: u16, budget: Option<Duration>) -> Result<io::Result<Vec<SocketAddr>>> {
+    let lookup = move |host: &str| (host, port).to_socket_addrs().map(Iterator::collect);
+    let Some(budget) = budget else { return Ok(lookup(host)) };
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    let owned = host.to_owned();
+    let spawned = std::thread::Builder::new().name("reqivo-dns".into()).spawn(move || {
+        // The receiver may be gone (timed out): the result is then dropped.
+        let _ = tx.send(lookup(&owned));
+    });
+    if spawned.is_err() {
+        // No thread to spare: resolve here, unbounded, rather than fail the request.
+        return Ok(lookup(host));
+    }
+    match rx.recv_timeout(budget) {
+        Ok(result) => Ok(result),
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(Error::timeout(Phase::Dns)),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            Err(Error::new(ErrorKind::Dns, format!("the lookup of {host} ended without an answer")))
+        }
+    }
+}
+
 /// Connects to `key`, filling in the DNS, connect and TLS timings.
 pub(crate) fn connect(
     key: &PoolKey,
@@ -68,13 +93,10 @@ pub(crate) fn connect(
 ) -> Result<(Transport, SocketAddr)> {
     let start = Instant::now();
     let phase_end = connect_timeout.and_then(|t| start.checked_add(t));
-    // std offers no resolver with a timeout; IP literals resolve without a lookup.
     let addrs: Vec<SocketAddr> = match ip_literal(key) {
         Some(addr) => vec![addr],
-        None => (&*key.host, key.port)
-            .to_socket_addrs()
-            .map_err(|e| Error::new(ErrorKind::Dns, format!("could not resolve {}", key.host)).with_source(e))?
-            .collect(),
+        None => resolve(&key.host, key.port, phase_budget(deadlines, phase_end, Phase::Dns)?)?
+            .map_err(|e| Error::new(ErrorKind::Dns, format!("could not resolve {}", key.host)).with_source(e))?,
     };
     let resolved = Instant::now();
     timings.dns = Some(resolved - start);

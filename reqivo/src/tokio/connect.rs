@@ -81,6 +81,11 @@ async fn within<T>(budget: Option<Duration>, phase: Phase, fut: impl std::future
     }
 }
 
+/// Resolves `host` within `budget` (tokio runs the lookup on its blocking pool).
+async fn resolve(host: &str, port: u16, budget: Option<Duration>) -> Result<io::Result<Vec<SocketAddr>>> {
+    within(budget, Phase::Dns, async { Ok(tokio::net::lookup_host((host, port)).await?.collect()) }).await
+}
+
 /// Connects to `key`, filling in the DNS, connect and TLS timings.
 pub(crate) async fn connect(
     key: &PoolKey,
@@ -93,14 +98,9 @@ pub(crate) async fn connect(
     let phase_end = connect_timeout.and_then(|t| start.checked_add(t));
     let addrs: Vec<SocketAddr> = match ip_literal(key) {
         Some(addr) => vec![addr],
-        None => within(
-            phase_budget(deadlines, phase_end, Phase::Dns)?,
-            Phase::Dns,
-            tokio::net::lookup_host((&*key.host, key.port)),
-        )
-        .await?
-        .map_err(|e| Error::new(ErrorKind::Dns, format!("could not resolve {}", key.host)).with_source(e))?
-        .collect(),
+        None => resolve(&key.host, key.port, phase_budget(deadlines, phase_end, Phase::Dns)?)
+            .await?
+            .map_err(|e| Error::new(ErrorKind::Dns, format!("could not resolve {}", key.host)).with_source(e))?,
     };
     let resolved = Instant::now();
     timings.dns = Some(resolved - start);
