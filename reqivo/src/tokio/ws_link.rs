@@ -221,6 +221,19 @@ impl Reader {
             return Pass::Fail(e);
         }
         let written = st.poll_write_out(cx, Role::Reader);
+        Reader::decode(deliver, st, cx, written, true)
+    }
+
+    /// The rest of a pass, from the codec step on. Bytes just read are decoded at once, without the
+    /// timers and the write-out of a full pass (a read queues nothing to write); one read per pass, so
+    /// the timers still run between reads.
+    fn decode(
+        deliver: &mut Option<Message>,
+        st: &mut State,
+        cx: &mut Context<'_>,
+        written: Poll<Result<()>>,
+        may_read: bool,
+    ) -> Pass {
         if let Some(msg) = deliver.take() {
             // The Close is handed out once its echo is written (or writing failed: it is over anyway).
             if written.is_ready() {
@@ -246,8 +259,9 @@ impl Reader {
             Ok(Step::Closed) => Pass::Done(Ok(None)),
             Ok(Step::Write) if written.is_ready() => Pass::Again,
             Ok(Step::Write) => Pass::Wait,
+            Ok(Step::Read) if !may_read => Pass::Again,
             Ok(Step::Read) => match st.wire.poll_fill(cx) {
-                Poll::Ready(Ok(())) => Pass::Again,
+                Poll::Ready(Ok(())) => Reader::decode(deliver, st, cx, Poll::Ready(Ok(())), false),
                 Poll::Ready(Err(e)) => Pass::Fail(e),
                 Poll::Pending => Pass::Wait,
             },
