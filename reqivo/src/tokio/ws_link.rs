@@ -101,8 +101,14 @@ pub(crate) fn gave_up(attempts: u32, last: Error) -> Error {
 impl Wire {
     /// Writes what the codec has queued, as far as the socket takes it; `Ready(Ok)` once all is out.
     /// `progressed` turns true when bytes were written.
+    /// True while bytes are queued or written but not flushed.
+    #[inline]
+    pub(crate) fn has_output(&self) -> bool {
+        self.unflushed || self.link.transmit().is_some()
+    }
+
     pub(crate) fn poll_write_out(&mut self, cx: &mut Context<'_>, progressed: &mut bool) -> Poll<Result<()>> {
-        if self.link.transmit().is_none() && !self.unflushed {
+        if !self.has_output() {
             return Poll::Ready(Ok(()));
         }
         while let Some(bytes) = self.link.transmit() {
@@ -220,7 +226,8 @@ impl Reader {
         if let Err(e) = st.wire.link.handle_time(Instant::now) {
             return Pass::Fail(e);
         }
-        let written = st.poll_write_out(cx, Role::Reader);
+        // Checked here first: a pass with nothing to write (most of them) skips the wakeup bookkeeping.
+        let written = if st.wire.has_output() { st.poll_write_out(cx, Role::Reader) } else { Poll::Ready(Ok(())) };
         Reader::decode(deliver, st, cx, written, true)
     }
 

@@ -163,12 +163,16 @@ impl Link {
     }
 
     /// Time passed: the close timeout, keepalive Pings, and a dead peer (an error, reconnectable).
+    #[inline]
     pub(crate) fn handle_time(&mut self, clock: impl FnOnce() -> Instant) -> Result<()> {
         if self.keepalive.is_none() && self.conn.poll_timeout().is_none() {
-            // No timer runs: nothing can be due.
+            // No timer runs: nothing can be due (checked inline: this runs on every pass).
             return self.check();
         }
-        let now = clock();
+        self.run_timers(clock())
+    }
+
+    fn run_timers(&mut self, now: Instant) -> Result<()> {
         self.read_wanted = false;
         self.conn.handle_timeout(now);
         if self.conn.state() != WsState::Open || self.fatal.is_some() {
