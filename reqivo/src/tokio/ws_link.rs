@@ -101,14 +101,8 @@ pub(crate) fn gave_up(attempts: u32, last: Error) -> Error {
 impl Wire {
     /// Writes what the codec has queued, as far as the socket takes it; `Ready(Ok)` once all is out.
     /// `progressed` turns true when bytes were written.
-    /// True while bytes are queued or written but not flushed.
-    #[inline]
-    pub(crate) fn has_output(&self) -> bool {
-        self.unflushed || self.link.transmit().is_some()
-    }
-
     pub(crate) fn poll_write_out(&mut self, cx: &mut Context<'_>, progressed: &mut bool) -> Poll<Result<()>> {
-        if !self.has_output() {
+        if self.link.transmit().is_none() && !self.unflushed {
             return Poll::Ready(Ok(()));
         }
         while let Some(bytes) = self.link.transmit() {
@@ -227,20 +221,11 @@ impl Reader {
             return Pass::Fail(e);
         }
         // Checked here first: a pass with nothing to write (most of them) skips the wakeup bookkeeping.
-        let written = if st.wire.has_output() { st.poll_write_out(cx, Role::Reader) } else { Poll::Ready(Ok(())) };
-        Reader::decode(deliver, st, cx, written, true)
-    }
-
-    /// The rest of a pass, from the codec step on. Bytes just read are decoded at once, without the
-    /// timers and the write-out of a full pass (a read queues nothing to write); one read per pass, so
-    /// the timers still run between reads.
-    fn decode(
-        deliver: &mut Option<Message>,
-        st: &mut State,
-        cx: &mut Context<'_>,
-        written: Poll<Result<()>>,
-        may_read: bool,
-    ) -> Pass {
+        let written = if st.wire.unflushed || st.wire.link.transmit().is_some() {
+            st.poll_write_out(cx, Role::Reader)
+        } else {
+            Poll::Ready(Ok(()))
+        };
         if let Some(msg) = deliver.take() {
             // The Close is handed out once its echo is written (or writing failed: it is over anyway).
             if written.is_ready() {
@@ -252,31 +237,39 @@ impl Reader {
         if let Poll::Ready(Err(e)) = written {
             return Pass::Fail(e);
         }
-        match st.wire.link.next() {
-            Ok(Step::Message(msg)) if msg.is_close() => {
-                *deliver = Some(msg);
-                Pass::Again
-            }
-            Ok(Step::Message(msg)) => {
-                if let Some(b) = &mut st.backoff {
-                    b.reset();
+        // Bytes just read are decoded at once, without the timers and the write-out above (a read queues
+        // nothing to write); one read per pass, so the timers still run between reads.
+        let mut may_read = true;
+        loop {
+            return match st.wire.link.next() {
+                Ok(Step::Message(msg)) if msg.is_close() => {
+                    *deliver = Some(msg);
+                    Pass::Again
                 }
-                Pass::Done(Ok(Some(msg)))
-            }
-            Ok(Step::Closed) => Pass::Done(Ok(None)),
-            Ok(Step::Write) if written.is_ready() => Pass::Again,
-            Ok(Step::Write) => Pass::Wait,
-            Ok(Step::Read) if !may_read => Pass::Again,
-            Ok(Step::Read) => match st.wire.poll_fill(cx) {
-                Poll::Ready(Ok(())) => Reader::decode(deliver, st, cx, Poll::Ready(Ok(())), false),
-                Poll::Ready(Err(e)) => Pass::Fail(e),
-                Poll::Pending => Pass::Wait,
-            },
-            Err(e) => {
-                // The codec queued a Close reporting the violation: best effort.
-                let _ = st.poll_write_out(cx, Role::Reader);
-                Pass::Fail(e)
-            }
+                Ok(Step::Message(msg)) => {
+                    if let Some(b) = &mut st.backoff {
+                        b.reset();
+                    }
+                    Pass::Done(Ok(Some(msg)))
+                }
+                Ok(Step::Closed) => Pass::Done(Ok(None)),
+                Ok(Step::Write) if written.is_ready() => Pass::Again,
+                Ok(Step::Write) => Pass::Wait,
+                Ok(Step::Read) if !may_read => Pass::Again,
+                Ok(Step::Read) => match st.wire.poll_fill(cx) {
+                    Poll::Ready(Ok(())) => {
+                        may_read = false;
+                        continue;
+                    }
+                    Poll::Ready(Err(e)) => Pass::Fail(e),
+                    Poll::Pending => Pass::Wait,
+                },
+                Err(e) => {
+                    // The codec queued a Close reporting the violation: best effort.
+                    let _ = st.poll_write_out(cx, Role::Reader);
+                    Pass::Fail(e)
+                }
+            };
         }
     }
 }
