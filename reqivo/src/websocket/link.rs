@@ -192,11 +192,17 @@ impl Link {
     }
 
     /// The next thing to do; see [`Step`]. Codec errors become [`Error`]s and stick.
+    #[inline]
     pub(crate) fn next(&mut self) -> Result<Step> {
-        self.check()?;
+        // `fail` clears the flag: a failure is never hidden by it.
         if self.read_wanted {
             return Ok(Step::Read);
         }
+        self.decode()
+    }
+
+    fn decode(&mut self) -> Result<Step> {
+        self.check()?;
         match self.conn.poll_event() {
             Ok(Some(event)) => Ok(match event {
                 WsEvent::Text(t) => Step::Message(Message::Text(t)),
