@@ -220,7 +220,12 @@ impl Reader {
         if let Err(e) = st.wire.link.handle_time(Instant::now) {
             return Pass::Fail(e);
         }
-        let written = st.poll_write_out(cx, Role::Reader);
+        // Checked here first: a pass with nothing to write (most of them) skips the wakeup bookkeeping.
+        let written = if st.wire.unflushed || st.wire.link.transmit().is_some() {
+            st.poll_write_out(cx, Role::Reader)
+        } else {
+            Poll::Ready(Ok(()))
+        };
         if let Some(msg) = deliver.take() {
             // The Close is handed out once its echo is written (or writing failed: it is over anyway).
             if written.is_ready() {
@@ -232,30 +237,39 @@ impl Reader {
         if let Poll::Ready(Err(e)) = written {
             return Pass::Fail(e);
         }
-        match st.wire.link.next() {
-            Ok(Step::Message(msg)) if msg.is_close() => {
-                *deliver = Some(msg);
-                Pass::Again
-            }
-            Ok(Step::Message(msg)) => {
-                if let Some(b) = &mut st.backoff {
-                    b.reset();
+        // Bytes just read are decoded at once, without the timers and the write-out above (a read queues
+        // nothing to write); one read per pass, so the timers still run between reads.
+        let mut may_read = true;
+        loop {
+            return match st.wire.link.next() {
+                Ok(Step::Message(msg)) if msg.is_close() => {
+                    *deliver = Some(msg);
+                    Pass::Again
                 }
-                Pass::Done(Ok(Some(msg)))
-            }
-            Ok(Step::Closed) => Pass::Done(Ok(None)),
-            Ok(Step::Write) if written.is_ready() => Pass::Again,
-            Ok(Step::Write) => Pass::Wait,
-            Ok(Step::Read) => match st.wire.poll_fill(cx) {
-                Poll::Ready(Ok(())) => Pass::Again,
-                Poll::Ready(Err(e)) => Pass::Fail(e),
-                Poll::Pending => Pass::Wait,
-            },
-            Err(e) => {
-                // The codec queued a Close reporting the violation: best effort.
-                let _ = st.poll_write_out(cx, Role::Reader);
-                Pass::Fail(e)
-            }
+                Ok(Step::Message(msg)) => {
+                    if let Some(b) = &mut st.backoff {
+                        b.reset();
+                    }
+                    Pass::Done(Ok(Some(msg)))
+                }
+                Ok(Step::Closed) => Pass::Done(Ok(None)),
+                Ok(Step::Write) if written.is_ready() => Pass::Again,
+                Ok(Step::Write) => Pass::Wait,
+                Ok(Step::Read) if !may_read => Pass::Again,
+                Ok(Step::Read) => match st.wire.poll_fill(cx) {
+                    Poll::Ready(Ok(())) => {
+                        may_read = false;
+                        continue;
+                    }
+                    Poll::Ready(Err(e)) => Pass::Fail(e),
+                    Poll::Pending => Pass::Wait,
+                },
+                Err(e) => {
+                    // The codec queued a Close reporting the violation: best effort.
+                    let _ = st.poll_write_out(cx, Role::Reader);
+                    Pass::Fail(e)
+                }
+            };
         }
     }
 }

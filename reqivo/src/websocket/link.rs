@@ -103,6 +103,10 @@ pub(crate) struct Link {
     keepalive: Option<Keepalive>,
     fatal: Option<Fatal>,
     closed: bool,
+    /// `next()` said `Read` and the codec has seen nothing since (no bytes, no timer, no write): the
+    /// answer is still `Read`. A driver woken before its data arrived then goes straight to the read
+    /// instead of decoding the same bytes again.
+    read_wanted: bool,
 }
 
 impl Link {
@@ -112,7 +116,7 @@ impl Link {
         now: Instant,
     ) -> Self {
         let keepalive = keepalive.map(|(interval, timeout)| Keepalive::new(interval, timeout, now));
-        Link { conn, keepalive, fatal: None, closed: false }
+        Link { conn, keepalive, fatal: None, closed: false, read_wanted: false }
     }
 
     /// The subprotocol the server chose.
@@ -129,6 +133,8 @@ impl Link {
     /// `n` bytes of `transmit()` went out.
     #[inline]
     pub(crate) fn advance(&mut self, n: usize) {
+        // A written Close echo may end the handshake.
+        self.read_wanted = false;
         self.conn.advance_transmit(n);
     }
 
@@ -148,6 +154,7 @@ impl Link {
 
     /// A read returned `n` bytes (0: EOF).
     pub(crate) fn handle_read(&mut self, n: usize, clock: impl FnOnce() -> Instant) {
+        self.read_wanted = false;
         if n == 0 {
             self.conn.handle_eof();
         } else if let Some(k) = &mut self.keepalive {
@@ -156,12 +163,17 @@ impl Link {
     }
 
     /// Time passed: the close timeout, keepalive Pings, and a dead peer (an error, reconnectable).
+    #[inline]
     pub(crate) fn handle_time(&mut self, clock: impl FnOnce() -> Instant) -> Result<()> {
         if self.keepalive.is_none() && self.conn.poll_timeout().is_none() {
-            // No timer runs: nothing can be due.
+            // No timer runs: nothing can be due (checked inline: this runs on every pass).
             return self.check();
         }
-        let now = clock();
+        self.run_timers(clock())
+    }
+
+    fn run_timers(&mut self, now: Instant) -> Result<()> {
+        self.read_wanted = false;
         self.conn.handle_timeout(now);
         if self.conn.state() != WsState::Open || self.fatal.is_some() {
             return self.check();
@@ -180,7 +192,16 @@ impl Link {
     }
 
     /// The next thing to do; see [`Step`]. Codec errors become [`Error`]s and stick.
+    #[inline]
     pub(crate) fn next(&mut self) -> Result<Step> {
+        // `fail` clears the flag: a failure is never hidden by it.
+        if self.read_wanted {
+            return Ok(Step::Read);
+        }
+        self.decode()
+    }
+
+    fn decode(&mut self) -> Result<Step> {
         self.check()?;
         match self.conn.poll_event() {
             Ok(Some(event)) => Ok(match event {
@@ -196,7 +217,10 @@ impl Link {
                     Step::Closed
                 }
             }),
-            Ok(None) if self.conn.wants_read() => Ok(Step::Read),
+            Ok(None) if self.conn.wants_read() => {
+                self.read_wanted = true;
+                Ok(Step::Read)
+            }
             Ok(None) if self.conn.poll_transmit().is_some() => Ok(Step::Write),
             Ok(None) if self.closed || self.conn.state() == WsState::Closed => Ok(Step::Closed),
             Ok(None) => Err(self.fail(Error::new(ErrorKind::Io, "WebSocket connection stalled"), false)),
@@ -207,6 +231,10 @@ impl Link {
     /// Queues `msg`; `Ok(false)` when the queue is full (write out, then try again).
     pub(crate) fn queue(&mut self, msg: &Outgoing<'_>, clock: impl FnOnce() -> Instant) -> Result<bool> {
         self.check()?;
+        if let Outgoing::Close(..) = msg {
+            // A queued Close changes what the codec expects.
+            self.read_wanted = false;
+        }
         let result = match *msg {
             Outgoing::Text(t) => self.conn.send_text(t),
             Outgoing::Binary(b) => self.conn.send_binary(b),
@@ -237,6 +265,7 @@ impl Link {
 
     /// Records a failure found by the driver (an I/O error, a timeout); returns it.
     pub(crate) fn fail(&mut self, error: Error, reconnectable: bool) -> Error {
+        self.read_wanted = false;
         if self.fatal.is_none() {
             let reconnectable = reconnectable && !self.is_closing();
             self.fatal = Some(Fatal { kind: error.kind(), message: error.to_string(), reconnectable });
