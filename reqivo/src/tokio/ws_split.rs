@@ -51,12 +51,8 @@ pub(crate) struct State {
     /// Bumped by each reconnection: a message queued on an older connection is sent again.
     pub(crate) generation: u64,
     reader_alive: bool,
-    /// Each half's waker, kept after use (`None` until it first waits) so that waiting again costs no
-    /// clone; the flag says whether it is waiting now.
     reader_waker: Option<Waker>,
     writer_waker: Option<Waker>,
-    reader_waiting: bool,
-    writer_waiting: bool,
     /// Since when writing has made no progress (the write timeout runs from here).
     pub(crate) stalled_since: Option<Instant>,
 }
@@ -72,8 +68,6 @@ impl Shared {
             reader_alive: true,
             reader_waker: None,
             writer_waker: None,
-            reader_waiting: false,
-            writer_waiting: false,
             stalled_since: None,
         };
         Arc::new(Shared { state: Mutex::new(state), params })
@@ -103,16 +97,11 @@ impl State {
         result
     }
 
-    fn slot(&mut self, role: Role) -> (&mut Option<Waker>, &mut bool) {
-        match role {
-            Role::Reader => (&mut self.reader_waker, &mut self.reader_waiting),
-            Role::Writer => (&mut self.writer_waker, &mut self.writer_waiting),
-        }
-    }
-
     pub(crate) fn park(&mut self, role: Role, cx: &Context<'_>) {
-        let (slot, waiting) = self.slot(role);
-        *waiting = true;
+        let slot = match role {
+            Role::Reader => &mut self.reader_waker,
+            Role::Writer => &mut self.writer_waker,
+        };
         match slot {
             Some(w) if w.will_wake(cx.waker()) => {}
             _ => *slot = Some(cx.waker().clone()),
@@ -120,19 +109,19 @@ impl State {
     }
 
     pub(crate) fn wake(&mut self, role: Role) {
-        let (slot, waiting) = self.slot(role);
-        if std::mem::take(waiting) {
-            if let Some(w) = slot {
-                w.wake_by_ref();
-            }
+        if let Some(w) = self.unpark(role) {
+            w.wake();
         }
     }
 
-    /// `role` is no longer waiting, so the other half's progress does not wake a task that has nothing to
-    /// wait for (one `AsyncWebSocket` is both halves in one task: each send would otherwise wake it again
-    /// for nothing). The waker itself is kept: the next wait of the same task then clones nothing.
-    pub(crate) fn unpark(&mut self, role: Role) {
-        *self.slot(role).1 = false;
+    /// `role` is no longer waiting: drops its parked waker, so the other half's progress does not wake a
+    /// task that has nothing to wait for (one `AsyncWebSocket` is both halves in one task: each send
+    /// would otherwise wake it again for nothing).
+    pub(crate) fn unpark(&mut self, role: Role) -> Option<Waker> {
+        match role {
+            Role::Reader => self.reader_waker.take(),
+            Role::Writer => self.writer_waker.take(),
+        }
     }
 
     /// True while a writer must wait for (or drive) a reconnection.
