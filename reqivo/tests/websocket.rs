@@ -222,6 +222,10 @@ fn reconnecting(texts: &[&str], attempts: u32) -> WsOpts {
     WsOpts { reconnect: Some(policy), resubscribe: texts.iter().map(|t| t.to_string()).collect(), ..WsOpts::new() }
 }
 
+/// Reconnection attempts while a test restarts its server: at most 300 ms apart, so about a minute. A
+/// Python server can take seconds to start on a loaded machine; the tests do not wait longer when it is quick.
+const RESTART_ATTEMPTS: u32 = 200;
+
 /// Starts a server on `port` after `delay`, on another thread.
 fn restart_later(port: u16, delay: Duration) -> std::thread::JoinHandle<Option<PyWsServer>> {
     std::thread::spawn(move || {
@@ -233,7 +237,7 @@ fn restart_later(port: u16, delay: Duration) -> std::thread::JoinHandle<Option<P
 parity!(reconnect_after_server_restart, |d| {
     let Some(server) = PyWsServer::start() else { return };
     let port = server.port();
-    let mut c = WsClient::connect(d, &server.url("/echo"), &reconnecting(&["resubscribed"], 30)).unwrap();
+    let mut c = WsClient::connect(d, &server.url("/echo"), &reconnecting(&["resubscribed"], RESTART_ATTEMPTS)).unwrap();
     c.send_text("one").unwrap();
     c.expect_text("one");
     server.kill();
@@ -251,7 +255,7 @@ parity!(reconnect_after_server_restart, |d| {
 parity!(send_while_disconnected_waits_for_reconnect, |d| {
     let Some(server) = PyWsServer::start() else { return };
     let port = server.port();
-    let mut c = WsClient::connect(d, &server.url("/echo"), &reconnecting(&["again"], 30)).unwrap();
+    let mut c = WsClient::connect(d, &server.url("/echo"), &reconnecting(&["again"], RESTART_ATTEMPTS)).unwrap();
     c.send_text("one").unwrap();
     c.expect_text("one");
     server.kill();
