@@ -2,8 +2,8 @@
 //! hooks both drivers call on every request: [`attach`] before each attempt (redirect hops included),
 //! [`store`] after each response head. No I/O here.
 //!
-//! An empty jar costs one atomic load per request and a scan of the response's field names for
-//! `Set-Cookie`: no lock, no clock read, no string work.
+//! An empty jar costs one atomic load per request and one bit test of the response's fields (Set-Cookie
+//! is tagged while the head is parsed): no lock, no clock read, no string work.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};

@@ -142,18 +142,6 @@ impl HeadReader {
     }
 }
 
-impl ParsedHead {
-    pub(super) fn into_head(self, bytes: Bytes) -> ResponseHead {
-        let reason = bytes.slice(self.reason);
-        ResponseHead {
-            version: self.version,
-            status: self.status,
-            reason,
-            headers: HeaderFields::new(bytes, self.fields, self.may_hold_folds),
-        }
-    }
-}
-
 /// How a final response continues after its head (RFC 9112 §6.3).
 #[derive(Debug)]
 pub(super) enum Framing {

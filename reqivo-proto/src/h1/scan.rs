@@ -8,10 +8,11 @@
 
 use std::ops::Range;
 
+use bytes::Bytes;
 use http::{StatusCode, Version};
 
-use super::fields::{known, Span, MAX_MAP_FIELDS};
-use super::{ProtoError, ProtoErrorKind};
+use super::fields::{known, HeaderFields, Span, MAX_MAP_FIELDS};
+use super::{ProtoError, ProtoErrorKind, ResponseHead};
 
 /// A complete response head: its length and where its parts lie.
 pub(super) struct ParsedHead {
@@ -22,6 +23,19 @@ pub(super) struct ParsedHead {
     pub(super) fields: Vec<Span>,
     /// A field value may hold an obs-fold line break (to be unfolded).
     pub(super) may_hold_folds: bool,
+}
+
+impl ParsedHead {
+    /// The head, over `bytes` (the head's bytes, which the offsets index).
+    pub(super) fn into_head(self, bytes: Bytes) -> ResponseHead {
+        let reason = bytes.slice(self.reason);
+        ResponseHead {
+            version: self.version,
+            status: self.status,
+            reason,
+            headers: HeaderFields::new(bytes, self.fields, self.may_hold_folds),
+        }
+    }
 }
 
 /// `Ok(None)`: the bytes so far are a valid beginning, and more are needed.

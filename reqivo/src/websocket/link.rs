@@ -56,7 +56,6 @@ impl Message {
     }
 }
 
-/// Checks a close code and reason before anything is queued.
 /// A message a caller asked to send, checked (a Close's code and reason) and borrowed for the codec.
 pub(crate) fn checked_outgoing(msg: &Message) -> Result<Outgoing<'_>> {
     if let Message::Close(Some(frame)) = msg {
@@ -71,6 +70,7 @@ pub(crate) fn json_text<T: serde::Serialize + ?Sized>(value: &T) -> Result<Strin
     serde_json::to_string(value).map_err(|e| Error::invalid("JSON message could not be serialized").with_source(e))
 }
 
+/// Checks a close code and reason before anything is queued.
 pub(crate) fn check_close(code: u16, reason: &str) -> Result<()> {
     if !reqivo_proto::ws::is_valid_close_code(code) {
         return Err(Error::invalid(format!("close code {code} may not be sent")));
