@@ -53,6 +53,19 @@ macro_rules! byte {
 
 /// Parses the head at the start of `buf` (more bytes may follow it).
 pub(super) fn parse_response(buf: &[u8], max_headers: usize) -> Scanned<ParsedHead> {
+    // The status line nearly every response has, compared whole: it splits as the general code below
+    // would split it.
+    if let Some(b"HTTP/1.1 200 OK\r\n") = buf.first_chunk::<17>() {
+        let Some(fields) = parse_fields(buf, 17, max_headers, true)? else { return Ok(None) };
+        return Ok(Some(ParsedHead {
+            len: fields.end,
+            version: Version::HTTP_11,
+            status: StatusCode::OK,
+            reason: 13..15,
+            fields: fields.spans,
+            may_hold_folds: fields.folded,
+        }));
+    }
     let mut i = 0;
     // RFC 9112 §2.2: empty lines before the status line are skipped.
     loop {
