@@ -137,6 +137,8 @@ impl ClientConn {
     /// Changes the limits for the next request (pooled connections serve requests with other limits).
     pub fn set_limits(&mut self, limits: Limits) {
         self.limits = limits;
+        // The limits decide some answers (a head too large): the next `poll_event` must look again.
+        self.stalled_at = None;
     }
 
     /// True while the core needs more bytes from the peer to make progress.
@@ -451,6 +453,12 @@ impl ClientConn {
             Some(Failure::Proto(e)) => return Err(e.clone()),
             Some(Failure::Usage(_)) => return Ok(None),
             None => {}
+        }
+        // Nothing arrived since the last look found nothing to decode: the answer is the same (every
+        // decoder here is pure over the buffer), so it is not worked out again. A driver polls once
+        // before its first read of every response.
+        if self.wants_read() {
+            return Ok(None);
         }
         match self.step() {
             Ok(Some(event)) => {
