@@ -45,6 +45,14 @@ impl BodyDecoder {
         self.trailers.as_deref()
     }
 
+    /// Whether body pieces are handed out as they arrive (no content decoding).
+    fn passes_through(&self) -> bool {
+        #[cfg(feature = "gzip")]
+        return self.gzip.is_none();
+        #[cfg(not(feature = "gzip"))]
+        true
+    }
+
     fn on_event(&mut self, event: Event) -> Result<Step> {
         match event {
             Event::Data(data) => self.decode(data),
@@ -263,6 +271,15 @@ impl<C: HasProto> BodyState<C> {
 /// response that arrived in one read is complete at once and its connection goes straight back to the
 /// pool. Returns true when the body ended.
 fn drain_buffered(proto: &mut ClientConn, decoder: &mut BodyDecoder, pending: &mut Pending) -> Result<bool> {
+    // A body that came whole with its head ends at once, without an event per piece.
+    if decoder.passes_through() {
+        if let Some(body) = proto.take_whole_body() {
+            if !body.is_empty() {
+                pending.push_back(body);
+            }
+            return Ok(true);
+        }
+    }
     while let Some(event) = proto.poll_event()? {
         match decoder.on_event(event)? {
             Step::Chunk(b) => pending.push_back(b),

@@ -4,7 +4,7 @@
 //! The request side (`Send`) and the response side (`Recv`) move separately because a server may answer
 //! before the request body is complete (an error status, or the answer to `Expect: 100-continue`).
 
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use http::{StatusCode, Version};
 
 use super::decode::{self, BodyDecoder, BodyEvent, Framing, HeadReader};
@@ -137,6 +137,8 @@ impl ClientConn {
     /// Changes the limits for the next request (pooled connections serve requests with other limits).
     pub fn set_limits(&mut self, limits: Limits) {
         self.limits = limits;
+        // The limits decide some answers (a head too large): the next `poll_event` must look again.
+        self.stalled_at = None;
     }
 
     /// True while the core needs more bytes from the peer to make progress.
@@ -452,6 +454,12 @@ impl ClientConn {
             Some(Failure::Usage(_)) => return Ok(None),
             None => {}
         }
+        // Nothing arrived since the last look found nothing to decode: the answer is the same (every
+        // decoder here is pure over the buffer), so it is not worked out again. A driver polls once
+        // before its first read of every response.
+        if self.wants_read() {
+            return Ok(None);
+        }
         match self.step() {
             Ok(Some(event)) => {
                 self.stalled_at = None;
@@ -466,6 +474,21 @@ impl ClientConn {
                 Err(e)
             }
         }
+    }
+
+    /// The whole body of the current response when all of it has arrived with a `Content-Length` (the
+    /// usual small response): the same as draining [`poll_event`](Self::poll_event) through `Data` and
+    /// `End`, in one call. The exchange has then ended (`End` is not reported again). `None` for other
+    /// framings, while bytes are missing, or outside a body; nothing changes then.
+    pub fn take_whole_body(&mut self) -> Option<Bytes> {
+        if self.failure.is_some() {
+            return None;
+        }
+        let Recv::Body(decoder) = &mut self.recv_state else { return None };
+        let body = decoder.take_whole(&mut self.recv)?;
+        self.recv_state = Recv::Done;
+        self.stalled_at = None;
+        Some(body)
     }
 
     /// Resets for the next request after [`Event::End`] when `close_reason()` is `None`.

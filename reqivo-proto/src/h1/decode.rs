@@ -264,6 +264,19 @@ impl BodyDecoder {
         BodyDecoder { kind, received: 0 }
     }
 
+    /// The rest of a `Content-Length` body when all of it is in `recv`: split off, and the body is done
+    /// (what `decode` would hand out as `Data` then `End`). `None` for other framings, or while bytes are
+    /// missing; nothing changes then.
+    pub(super) fn take_whole(&mut self, recv: &mut BytesMut) -> Option<Bytes> {
+        let Kind::Length(remaining) = self.kind else { return None };
+        if (recv.len() as u64) < remaining {
+            return None;
+        }
+        self.kind = Kind::Length(0);
+        // `remaining` fits: it is at most the buffer's length.
+        Some(if remaining == 0 { Bytes::new() } else { recv.split_to(remaining as usize).freeze() })
+    }
+
     /// The next body event, `None` when more bytes are needed. `trailer_budget` is what is left of
     /// `max_head_size` after the heads of this exchange: trailers count against the same limit.
     pub(super) fn decode(

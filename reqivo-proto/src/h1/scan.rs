@@ -53,6 +53,19 @@ macro_rules! byte {
 
 /// Parses the head at the start of `buf` (more bytes may follow it).
 pub(super) fn parse_response(buf: &[u8], max_headers: usize) -> Scanned<ParsedHead> {
+    // The status line nearly every response has, compared whole: it splits as the general code below
+    // would split it.
+    if let Some(b"HTTP/1.1 200 OK\r\n") = buf.first_chunk::<17>() {
+        let Some(fields) = parse_fields(buf, 17, max_headers, true)? else { return Ok(None) };
+        return Ok(Some(ParsedHead {
+            len: fields.end,
+            version: Version::HTTP_11,
+            status: StatusCode::OK,
+            reason: 13..15,
+            fields: fields.spans,
+            may_hold_folds: fields.folded,
+        }));
+    }
     let mut i = 0;
     // RFC 9112 §2.2: empty lines before the status line are skipped.
     loop {
@@ -135,6 +148,19 @@ fn parse_fields(buf: &[u8], mut i: usize, max_headers: usize, allow_folds: bool)
     let mut spans = Vec::with_capacity(max_headers.min(12));
     let mut folded = false;
     loop {
+        if let Some(line) = plain_field(buf, i) {
+            if spans.len() == max_headers {
+                return Err(too_many_fields());
+            }
+            // Offsets fit in u32: `finish` refuses a longer section, and nothing past its end is recorded.
+            spans.push(Span {
+                name: (i as u32, line.name_end as u32),
+                value: (line.value.0 as u32, line.value.1 as u32),
+                known: line.known,
+            });
+            i = line.next;
+            continue;
+        }
         let name_start = i;
         match byte!(buf, i) {
             b'\r' if byte!(buf, i + 1) == b'\n' => return finish(spans, i + 2, folded),
@@ -195,7 +221,7 @@ fn parse_fields(buf: &[u8], mut i: usize, max_headers: usize, allow_folds: bool)
             }
         };
         if spans.len() == max_headers {
-            return Err(ProtoError::new(ProtoErrorKind::TooManyHeaders, "more than max_headers fields"));
+            return Err(too_many_fields());
         }
         let name = &buf[name_start..name_end];
         // Offsets fit in u32: `finish` refuses a longer section, and nothing past its end is recorded.
@@ -205,6 +231,142 @@ fn parse_fields(buf: &[u8], mut i: usize, max_headers: usize, allow_folds: bool)
             known: known::of(name),
         });
     }
+}
+
+fn too_many_fields() -> ProtoError {
+    ProtoError::new(ProtoErrorKind::TooManyHeaders, "more than max_headers fields")
+}
+
+/// A field line in the shape nearly every server sends, found by [`plain_field`].
+struct PlainField {
+    name_end: usize,
+    /// The name's [`known`] bit.
+    known: u8,
+    value: (usize, usize),
+    /// Just past the line's CRLF.
+    next: usize,
+}
+
+/// The field line at `i` when it has the usual shape: a name, `:`, at most one SP, a non-empty value
+/// starting with a visible byte, CRLF, and a next line that is not an obs-fold. `None` for anything else
+/// (the line is then parsed by the general code in [`parse_fields`], which decides errors and partial
+/// input): what this accepts, it splits exactly as the general code would, in one pass and with few
+/// branches.
+#[inline(always)]
+fn plain_field(buf: &[u8], i: usize) -> Option<PlainField> {
+    let (name_end, known) = match common_name(buf, i) {
+        Some(found) => found,
+        // Not a name at all (the blank line ending the section, usually): the general code.
+        None if !is_token(*buf.get(i)?) => return None,
+        None => {
+            let end = token_end(buf, i + 1);
+            (end, known::of(&buf[i..end]))
+        }
+    };
+    let mut v = name_end + 1;
+    match buf.get(name_end..)? {
+        [b':', b' ', ..] => v += 1,
+        [b':', ..] => {}
+        _ => return None,
+    }
+    let first = *buf.get(v)?;
+    // A value that starts with whitespace or a control byte: the general code.
+    if first <= b' ' || first == 0x7F {
+        return None;
+    }
+    let e = value_end(buf, v + 1);
+    match buf.get(e..e + 3)? {
+        [b'\r', b'\n', b' ' | b'\t'] => return None,
+        [b'\r', b'\n', _] => {}
+        _ => return None,
+    }
+    // Trailing whitespace is not part of the value; `buf[v]` is not whitespace, so this stops there.
+    let mut end = e;
+    while matches!(buf[end - 1], b' ' | b'\t') {
+        end -= 1;
+    }
+    Some(PlainField { name_end, known, value: (v, end), next: e + 2 })
+}
+
+/// Up to 8 bytes as a little-endian word (the rest zero).
+const fn word(text: &[u8]) -> u64 {
+    let mut word = 0u64;
+    let mut k = text.len();
+    while k > 0 {
+        k -= 1;
+        word = word << 8 | text[k] as u64;
+    }
+    word
+}
+
+/// The low `n` bytes of a word (`n` ≤ 8).
+const fn low(n: u32) -> u64 {
+    if n >= 8 {
+        u64::MAX
+    } else {
+        (1 << (8 * n)) - 1
+    }
+}
+
+/// True when the word holds `text` (at most 8 bytes) in its low bytes.
+macro_rules! holds {
+    ($word:expr, $text:literal) => {
+        $word & const { low($text.len() as u32) } == const { word($text) }
+    };
+}
+
+/// The first four bytes of a name, as [`common_name`] dispatches on them.
+const fn first4(name: &[u8]) -> u32 {
+    word(name) as u32
+}
+
+const DATE: u32 = first4(b"Date");
+const ETAG: u32 = first4(b"ETag");
+const VARY: u32 = first4(b"Vary");
+const SERVER: u32 = first4(b"Serv");
+const EXPIRES: u32 = first4(b"Expi");
+const LOCATION: u32 = first4(b"Loca");
+const CONN: u32 = first4(b"Conn");
+const SET_COOKIE: u32 = first4(b"Set-");
+const KEEP_ALIVE: u32 = first4(b"Keep");
+const CONTENT: u32 = first4(b"Cont");
+const LAST_MODIFIED: u32 = first4(b"Last");
+const ACCEPT_RANGES: u32 = first4(b"Acce");
+const CACHE_CONTROL: u32 = first4(b"Cach");
+
+/// The end (the colon) and [`known`] bit of the field name at `i` when it is one of the names servers
+/// send most, in the spelling they send. Such a name needs no byte-by-byte tchar check (it is one), and
+/// no second look for its bit: a few word compares of the name and its colon do both.
+#[inline(always)]
+fn common_name(buf: &[u8], i: usize) -> Option<(usize, u8)> {
+    let bytes = buf.get(i..)?.first_chunk::<16>()?;
+    let lo = u64::from_le_bytes(*bytes.first_chunk::<8>()?);
+    let hi = u64::from_le_bytes(*bytes.last_chunk::<8>()?);
+    let found = match lo as u32 {
+        DATE if holds!(lo, b"Date:") => (4, 0),
+        ETAG if holds!(lo, b"ETag:") => (4, 0),
+        VARY if holds!(lo, b"Vary:") => (4, 0),
+        SERVER if holds!(lo, b"Server:") => (6, 0),
+        EXPIRES if holds!(lo, b"Expires:") => (7, 0),
+        LOCATION if holds!(lo, b"Location") && holds!(hi, b":") => (8, known::LOCATION),
+        CONN if holds!(lo, b"Connecti") && holds!(hi, b"on:") => (10, known::CONNECTION),
+        SET_COOKIE if holds!(lo, b"Set-Cook") && holds!(hi, b"ie:") => (10, known::SET_COOKIE),
+        KEEP_ALIVE if holds!(lo, b"Keep-Ali") && holds!(hi, b"ve:") => (10, 0),
+        CONTENT if holds!(lo, b"Content-") => {
+            if holds!(hi, b"Length:") {
+                (14, known::CONTENT_LENGTH)
+            } else if holds!(hi, b"Type:") {
+                (12, 0)
+            } else {
+                return None;
+            }
+        }
+        LAST_MODIFIED if holds!(lo, b"Last-Mod") && holds!(hi, b"ified:") => (13, 0),
+        ACCEPT_RANGES if holds!(lo, b"Accept-R") && holds!(hi, b"anges:") => (13, 0),
+        CACHE_CONTROL if holds!(lo, b"Cache-Co") && holds!(hi, b"ntrol:") => (13, 0),
+        _ => return None,
+    };
+    Some((i + found.0, found.1))
 }
 
 fn finish(spans: Vec<Span>, end: usize, folded: bool) -> Scanned<Fields> {

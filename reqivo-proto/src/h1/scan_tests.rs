@@ -296,3 +296,38 @@ Set-Cookie: c=3\r\nset-cookie2: no\r\nconnectioN: keep-alive\r\n\r\n";
     let bare = bare.into_head(Bytes::from_static(b"HTTP/1.1 200 OK\r\nX: y\r\n\r\n"));
     assert_eq!(bare.headers.get("set-cookie"), None);
 }
+
+/// A head as a server sends it, with every name the scanner recognises by its spelling (`common_name`):
+/// every byte replaced by every value, and every byte dropped, give httparse's verdict, and every field's
+/// known bit is the one `known::of` gives its name.
+#[test]
+fn every_byte_in_every_position_of_a_server_head() {
+    let base: &[u8] = b"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Mon, 23 Nov 2026 00:44:14 GMT\r\n\
+Content-Type: application/octet-stream\r\nContent-Length: 13\r\nLast-Modified: Mon, 23 Nov 2026 00:24:28 GMT\r\n\
+Connection: keep-alive\r\nETag: \"6b0387bc-d\"\r\nAccept-Ranges: bytes\r\nLocation: /x\r\nSet-Cookie: a=1\r\n\
+Keep-Alive: timeout=5\r\nExpires: 0\r\nVary: *\r\nCache-Control: no-cache\r\nContent-Encoding: gzip\r\n\
+Transfer-Encoding: chunked\r\nX-Other: 1\r\n\r\nhello world!\n";
+    let check = |head: &[u8], what: &str| {
+        let ours = parse_response(head, 100);
+        if let Ok(Some(parsed)) = &ours {
+            for span in &parsed.fields {
+                let name = &head[span.name.0 as usize..span.name.1 as usize];
+                assert_eq!(span.known, super::known::of(name), "{what}: name {:?}", name.escape_ascii().to_string());
+            }
+        }
+        assert_eq!(verdict(ours, head), verdict(reference(head, 100), head), "{what}");
+    };
+    for cut in 0..=base.len() {
+        check(&base[..cut], &format!("cut at {cut}"));
+    }
+    for at in 0..base.len() {
+        let mut head = base.to_vec();
+        head.remove(at);
+        check(&head, &format!("byte dropped at {at}"));
+        for byte in 0..=255u8 {
+            let mut head = base.to_vec();
+            head[at] = byte;
+            check(&head, &format!("byte {byte:#04x} at {at}"));
+        }
+    }
+}

@@ -1692,3 +1692,43 @@ fn chunk_size_lines_are_lowercase_hex() {
         assert_eq!(&buf[..], line.as_bytes());
     }
 }
+
+#[test]
+fn a_whole_content_length_body_is_taken_at_once() {
+    let req = get();
+    let mut conn = connect(Limits::default(), &req);
+    assert_eq!(conn.take_whole_body(), None, "no head yet");
+    conn.recv_buf().extend_from_slice(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhel");
+    assert!(matches!(conn.poll_event(), Ok(Some(Event::Head(_)))));
+    assert_eq!(conn.take_whole_body(), None, "two bytes missing");
+    conn.recv_buf().extend_from_slice(b"lo");
+    assert_eq!(conn.take_whole_body().as_deref(), Some(&b"hello"[..]));
+    assert!(matches!(conn.poll_event(), Ok(None)), "End is not reported again");
+    assert_eq!(conn.close_reason(), None);
+    conn.start_next_cycle().expect("reusable");
+
+    // An empty body, and one whose start was already handed out as Data.
+    let mut conn = connect(Limits::default(), &req);
+    conn.recv_buf().extend_from_slice(b"HTTP/1.1 204 No Content\r\n\r\n");
+    assert!(matches!(conn.poll_event(), Ok(Some(Event::Head(_)))));
+    assert_eq!(conn.take_whole_body().as_deref(), Some(&b""[..]));
+    conn.start_next_cycle().expect("reusable");
+    let mut conn = connect(Limits::default(), &req);
+    conn.recv_buf().extend_from_slice(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nab");
+    assert!(matches!(conn.poll_event(), Ok(Some(Event::Head(_)))));
+    assert!(matches!(conn.poll_event(), Ok(Some(Event::Data(d))) if d == "ab"));
+    conn.recv_buf().extend_from_slice(b"cdHTTP");
+    assert_eq!(conn.take_whole_body().as_deref(), Some(&b"cd"[..]));
+    assert_eq!(conn.close_reason(), Some(CloseReason::UnsolicitedData));
+
+    // Chunked and read-to-EOF bodies go through poll_event.
+    for response in
+        [&b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"[..], b"HTTP/1.1 200 OK\r\n\r\nx"]
+    {
+        let mut conn = connect(Limits::default(), &req);
+        conn.recv_buf().extend_from_slice(response);
+        assert!(matches!(conn.poll_event(), Ok(Some(Event::Head(_)))));
+        assert_eq!(conn.take_whole_body(), None);
+        assert!(matches!(conn.poll_event(), Ok(Some(_))));
+    }
+}
