@@ -232,16 +232,22 @@ impl Conn {
     /// The next event, reading as needed; the wait's own limit running out is reported, not an error.
     /// Nothing may be left to transmit (flush first).
     pub(crate) fn poll_wait_event(&mut self, cx: &mut Context<'_>, wait: &Wait) -> Poll<Result<Waited>> {
+        // Woken during a read that went pending: the core found no event in the bytes it holds and nothing
+        // touched the connection since, so asking again would only repeat that work. Read at once.
+        let mut look = matches!(self.timer.read, ReadWait::Idle);
         loop {
-            if let Some(event) = self.proto.poll_event()? {
-                return Poll::Ready(Ok(Waited::Event(event)));
+            if look {
+                if let Some(event) = self.proto.poll_event()? {
+                    return Poll::Ready(Ok(Waited::Event(event)));
+                }
+                if !self.proto.wants_read() {
+                    return Poll::Ready(Err(Error::new(
+                        ErrorKind::Protocol,
+                        "connection stalled: no event and nothing to read",
+                    )));
+                }
             }
-            if !self.proto.wants_read() {
-                return Poll::Ready(Err(Error::new(
-                    ErrorKind::Protocol,
-                    "connection stalled: no event and nothing to read",
-                )));
-            }
+            look = true;
             if !ready!(self.poll_fill(cx, wait))? {
                 return Poll::Ready(Ok(Waited::GapElapsed));
             }
