@@ -19,7 +19,7 @@ use crate::body::MAX_PIECES;
 use crate::config::{Config, SessionBuilder};
 use crate::error::{Error, ErrorKind, Result};
 use crate::exchange::{
-    apply_redirect, body_length, check_request, may_retry, redirect_error, request_head, response_meta,
+    apply_redirect, body_length, check_request, gunzip, may_retry, redirect_error, request_head, response,
 };
 use crate::pool::{waited, Attempt, Pooled, SharedPool};
 use crate::request::{sealed, Driver, LastUrl, Prepared, RequestBody, RequestBuilder};
@@ -104,10 +104,9 @@ impl AsyncSession {
             let wait = Wait { deadlines, gap: req.timeouts.read, phase: Phase::Body };
             match decision {
                 Decision::Deliver => {
-                    let (meta, gzip) =
-                        response_meta(head, Arc::clone(&req.url), pooled.conn.remote, timings, config.gzip);
+                    let (remote, gzip) = (pooled.conn.remote, gunzip(&head.headers, config.gzip));
                     let body = AsyncBody::new(pooled, wait, gzip, config.limits.max_body_size, head_at)?;
-                    return Ok(Response { meta, body });
+                    return Ok(response(head, Arc::clone(&req.url), remote, timings, gzip, body));
                 }
                 Decision::Follow(follow) => {
                     trace::event!("following redirect to {}", follow.url);
