@@ -5,7 +5,7 @@ use std::future::{poll_fn, Future};
 use std::io::IoSlice;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::task::{ready, Context, Poll};
+use std::task::{ready, Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::{BufMut, BytesMut};
@@ -52,9 +52,14 @@ pub(crate) enum Waited {
 /// The timer of the read in progress. A tokio timer costs more to set up and take down than a read, so
 /// one is kept per connection and set only when a read has to wait; it is moved only when a wait must end
 /// sooner than it is set for: a timer set for an earlier wait's deadline that fires early is moved on then.
+/// Nor is it polled again while it is set and holds this task's waker: a poll costs more than the read.
 #[derive(Default)]
 struct Timer {
     sleep: Option<Pin<Box<Sleep>>>,
+    /// The waker the timer was last polled with, which it holds until it fires; `None` when not known
+    /// (never polled, moved since, or fired). Polls are kept out of tokio's cooperative budget, so a
+    /// pending poll always leaves its waker with the timer.
+    waker: Option<Waker>,
     read: ReadWait,
 }
 
@@ -85,13 +90,28 @@ impl Timer {
             Some(sleep) => {
                 if sleep.deadline() > until {
                     sleep.as_mut().reset(until);
+                    self.waker = None;
+                } else if !sleep.is_elapsed() && self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                    // Set to fire by `until` (early, at worst: then it is moved on), and it wakes this task.
+                    return Poll::Pending;
                 }
                 sleep
             }
             None => self.sleep.insert(Box::pin(tokio::time::sleep_until(until))),
         };
         loop {
-            ready!(sleep.as_mut().poll(cx));
+            // Unconstrained: a poll refused for want of budget would return pending without taking the
+            // waker, and the check above would then trust a waker the timer never got. (The path
+            // `tokio::task::coop::unconstrained` is newer than the tokio versions we accept.)
+            #[allow(deprecated)]
+            let polled = Pin::new(&mut tokio::task::unconstrained(sleep.as_mut())).poll(cx);
+            if polled.is_pending() {
+                if !self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                    self.waker = Some(cx.waker().clone());
+                }
+                return Poll::Pending;
+            }
+            self.waker = None;
             if sleep.deadline() >= until {
                 self.read = ReadWait::Idle;
                 return Poll::Ready(());
