@@ -252,6 +252,15 @@ impl<C: HasProto> BodyState<C> {
         }
     }
 
+    /// The whole rest of the body when it is all here in at most one piece (a small response that came
+    /// with its head): handed out at once, without asking for the next piece twice.
+    pub(crate) fn take_whole(&mut self) -> Option<Bytes> {
+        if self.conn.is_some() || !self.pending.rest.is_empty() {
+            return None;
+        }
+        Some(self.pending.first.take().unwrap_or_default())
+    }
+
     /// Puts back the unread part of a piece handed out (a reader took less than the whole piece).
     pub(crate) fn unread(&mut self, piece: Bytes) {
         self.pending.push_front(piece);

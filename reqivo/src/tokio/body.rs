@@ -67,6 +67,9 @@ impl AsyncBody {
 
     /// Reads the rest of the body.
     pub(crate) async fn collect(&mut self) -> Result<Bytes> {
+        if let Some(whole) = self.state.take_whole() {
+            return Ok(whole);
+        }
         let first = match self.chunk().await? {
             None => return Ok(Bytes::new()),
             Some(b) => b,
