@@ -258,9 +258,8 @@ impl Conn {
     pub(crate) fn poll_wait_event(&mut self, cx: &mut Context<'_>, wait: &Wait) -> Poll<Result<Waited>> {
         // Woken during a read that went pending: the core found no event in the bytes it holds and nothing
         // touched the connection since, so asking again would only repeat that work. Read at once.
-        let mut look = matches!(self.timer.read, ReadWait::Idle);
         loop {
-            if look {
+            if let ReadWait::Idle = self.timer.read {
                 if let Some(event) = self.proto.poll_event()? {
                     return Poll::Ready(Ok(Waited::Event(event)));
                 }
@@ -271,7 +270,6 @@ impl Conn {
                     )));
                 }
             }
-            look = true;
             if !ready!(self.poll_fill(cx, wait))? {
                 return Poll::Ready(Ok(Waited::GapElapsed));
             }
