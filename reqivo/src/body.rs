@@ -242,14 +242,31 @@ impl<C: HasProto> BodyState<C> {
     }
 
     fn finish(&mut self, read: bool) {
-        // A body that arrived with its head took no time of its own; the clock is not read for it.
-        self.elapsed = Some(if read { self.started.elapsed() } else { Duration::ZERO });
+        // A body that arrived with its head took no time of its own, and its connection went idle when the
+        // head arrived (a few microseconds before this): the clock is not read for it.
+        let (now, elapsed) = match read {
+            true => {
+                let now = Instant::now();
+                (now, now.saturating_duration_since(self.started))
+            }
+            false => (self.started, Duration::ZERO),
+        };
+        self.elapsed = Some(elapsed);
         if let Some(mut pooled) = self.conn.take() {
             let proto = pooled.conn.proto();
             if proto.close_reason().is_none() && proto.start_next_cycle().is_ok() {
-                pooled.checkin();
+                pooled.checkin(now);
             }
         }
+    }
+
+    /// The whole rest of the body when it is all here in at most one piece (a small response that came
+    /// with its head): handed out at once, without asking for the next piece twice.
+    pub(crate) fn take_whole(&mut self) -> Option<Bytes> {
+        if self.conn.is_some() || !self.pending.rest.is_empty() {
+            return None;
+        }
+        Some(self.pending.first.take().unwrap_or_default())
     }
 
     /// Puts back the unread part of a piece handed out (a reader took less than the whole piece).

@@ -7,14 +7,14 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, PROXY_AUTHORIZATION};
 use http::{Method, Uri};
-use reqivo_proto::h1::{BodyLength, RequestHead, ResponseHead};
+use reqivo_proto::h1::{BodyLength, HeaderFields, RequestHead, ResponseHead};
 use reqivo_proto::redirect::{Follow, RedirectError};
 use reqivo_proto::url::Target;
 
 use crate::config::Config;
 use crate::error::{Error, ErrorKind};
 use crate::request::{Prepared, RequestBody};
-use crate::response::{Meta, Timings};
+use crate::response::{Meta, Parts, Response, Timings};
 
 /// How the body is framed: `Content-Length` when its size is known, chunked for streams. An empty body
 /// gets `Content-Length: 0` on methods that normally carry one (RFC 9110 §8.6).
@@ -93,32 +93,42 @@ pub(crate) fn redirect_error(e: RedirectError, url: &Uri) -> Error {
     Error::new(ErrorKind::Redirect, "redirect failed").with_source(e).with_url(url)
 }
 
-/// Builds the response metadata; returns whether the body must be gunzipped (then `Content-Encoding`
-/// and `Content-Length` are removed, as they describe the encoded bytes).
-pub(crate) fn response_meta(
+/// Whether the body must be gunzipped (its `Content-Encoding` and `Content-Length` then describe bytes the
+/// reader never sees, and the decoded views leave them out).
+pub(crate) fn gunzip(fields: &HeaderFields, enabled: bool) -> bool {
+    enabled && {
+        let mut encodings = fields.get_all("content-encoding");
+        encodings.next().is_some_and(|v| v.eq_ignore_ascii_case(b"gzip")) && encodings.next().is_none()
+    }
+}
+
+/// The response to hand out: head and body, built straight into their box (a `Meta` built first and moved
+/// there would be copied once more).
+#[inline(always)]
+pub(crate) fn response<B>(
     head: ResponseHead,
     url: Arc<Uri>,
     remote: SocketAddr,
     timings: Timings,
-    gzip_enabled: bool,
-) -> (Box<Meta>, bool) {
-    let fields = head.headers;
-    let gzip = gzip_enabled && {
-        let mut encodings = fields.get_all("content-encoding");
-        encodings.next().is_some_and(|v| v.eq_ignore_ascii_case(b"gzip")) && encodings.next().is_none()
-    };
-    let meta = Box::new(Meta {
-        status: head.status,
-        version: head.version,
-        reason: head.reason,
-        fields,
-        decoded: gzip,
-        headers: Default::default(),
-        url,
-        remote_addr: Some(remote),
-        timings,
-    });
-    (meta, gzip)
+    gzip: bool,
+    body: B,
+) -> Response<B> {
+    Response {
+        parts: Box::new(Parts {
+            meta: Meta {
+                status: head.status,
+                version: head.version,
+                reason: head.reason,
+                fields: head.headers,
+                decoded: gzip,
+                headers: Default::default(),
+                url,
+                remote_addr: Some(remote),
+                timings,
+            },
+            body,
+        }),
+    }
 }
 
 /// Redirect responses are drained (so their connection is reused) when their body is at most this big.

@@ -183,13 +183,13 @@ impl<C> Drop for Slot<C> {
 }
 
 impl<C> Pooled<C> {
-    /// Returns a clean connection to the pool.
-    pub(crate) fn checkin(self) {
+    /// Returns a clean connection to the pool; it is idle since `now`.
+    pub(crate) fn checkin(self, now: Instant) {
         let Pooled { conn, mut slot, .. } = self;
         slot.armed = false;
         let surplus = {
             let mut pool = slot.pool.lock();
-            let surplus = pool.checkin(&slot.key, conn, Instant::now());
+            let surplus = pool.checkin(&slot.key, conn, now);
             slot.pool.wake();
             surplus
         };

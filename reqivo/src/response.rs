@@ -44,10 +44,15 @@ pub struct Timings {
 /// ```
 #[derive(Debug)]
 pub struct Response<B> {
-    /// Boxed: a response is moved several times on its way out (through `Result`s and the caller's
-    /// future), and the head alone is over 300 bytes.
-    pub(crate) meta: Box<Meta>,
-    pub(crate) body: B,
+    /// Head and body in one box: a response is moved several times on its way out (through `Result`s and
+    /// the futures of the driver and of the caller), and the two together are about 500 bytes.
+    pub(crate) parts: Box<Parts<B>>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Parts<B> {
+    pub meta: Meta,
+    pub body: B,
 }
 
 #[derive(Debug, Clone)]
@@ -75,17 +80,17 @@ pub trait BodyTimings {
 impl<B> Response<B> {
     /// The status code.
     pub fn status(&self) -> StatusCode {
-        self.meta.status
+        self.parts.meta.status
     }
 
     /// The HTTP version of the response (1.0 or 1.1).
     pub fn version(&self) -> Version {
-        self.meta.version
+        self.parts.meta.version
     }
 
     /// The reason phrase as received (may be empty).
     pub fn reason(&self) -> &[u8] {
-        &self.meta.reason
+        &self.parts.meta.reason
     }
 
     /// The headers, duplicates kept: names in the order they first appeared, the values of one name in
@@ -93,9 +98,9 @@ impl<B> Response<B> {
     /// the wire order). When the body is decoded (gzip), `Content-Encoding` and `Content-Length` are left
     /// out. The map is built on the first call: a response nobody asks for headers costs none.
     pub fn headers(&self) -> &HeaderMap {
-        self.meta.headers.get_or_init(|| {
-            let hidden: &[_] = if self.meta.decoded { &[CONTENT_ENCODING, CONTENT_LENGTH] } else { &[] };
-            Box::new(self.meta.fields.to_header_map_without(hidden))
+        self.parts.meta.headers.get_or_init(|| {
+            let hidden: &[_] = if self.parts.meta.decoded { &[CONTENT_ENCODING, CONTENT_LENGTH] } else { &[] };
+            Box::new(self.parts.meta.fields.to_header_map_without(hidden))
         })
     }
 
@@ -111,10 +116,10 @@ impl<B> Response<B> {
     /// # Ok(()) }
     /// ```
     pub fn header(&self, name: &str) -> Option<&str> {
-        if self.meta.decoded && is_hidden_when_decoded(name) {
+        if self.parts.meta.decoded && is_hidden_when_decoded(name) {
             return None;
         }
-        std::str::from_utf8(self.meta.fields.get(name)?).ok()
+        std::str::from_utf8(self.parts.meta.fields.get(name)?).ok()
     }
 
     /// Every header field exactly as received, in wire order: names as the server spelled them, repeats
@@ -122,17 +127,17 @@ impl<B> Response<B> {
     /// Unlike [`headers`](Self::headers) nothing is left out, also when the body is decoded.
     pub fn raw_headers(&self) -> impl ExactSizeIterator<Item = (&str, &[u8])> + '_ {
         // Names are tokens (checked by the parser): always ASCII.
-        self.meta.fields.iter().map(|(name, value)| (std::str::from_utf8(name).unwrap_or_default(), value))
+        self.parts.meta.fields.iter().map(|(name, value)| (std::str::from_utf8(name).unwrap_or_default(), value))
     }
 
     /// The URL that answered, after redirects.
     pub fn url(&self) -> &Uri {
-        &self.meta.url
+        &self.parts.meta.url
     }
 
     /// The peer's socket address.
     pub fn remote_addr(&self) -> Option<SocketAddr> {
-        self.meta.remote_addr
+        self.parts.meta.remote_addr
     }
 
     /// The `Content-Length` of the body, when the server sent one (and it was not decoded away).
@@ -142,12 +147,12 @@ impl<B> Response<B> {
 
     /// Decodes body bytes to text with the charset of this response's `Content-Type`.
     pub(crate) fn decode_text(&self, bytes: &[u8]) -> String {
-        decode_text(bytes, self.meta.fields.get("content-type"))
+        decode_text(bytes, self.parts.meta.fields.get("content-type"))
     }
 
     /// Turns a 4xx or 5xx status into an error of kind [`ErrorKind::Status`].
     pub fn error_for_status(self) -> Result<Self> {
-        match status_error(&self.meta) {
+        match status_error(&self.parts.meta) {
             Some(e) => Err(e),
             None => Ok(self),
         }
@@ -155,7 +160,7 @@ impl<B> Response<B> {
 
     /// Like [`Response::error_for_status`], by reference.
     pub fn error_for_status_ref(&self) -> Result<&Self> {
-        match status_error(&self.meta) {
+        match status_error(&self.parts.meta) {
             Some(e) => Err(e),
             None => Ok(self),
         }
@@ -163,19 +168,19 @@ impl<B> Response<B> {
 
     /// The body, for streaming.
     pub fn body_mut(&mut self) -> &mut B {
-        &mut self.body
+        &mut self.parts.body
     }
 
     /// Consumes the response and returns its body.
     pub fn into_body(self) -> B {
-        self.body
+        self.parts.body
     }
 }
 
 impl<B: BodyTimings> Response<B> {
     /// Per-phase timings; `body` is filled in once the body has been read to its end.
     pub fn timings(&self) -> Timings {
-        Timings { body: self.body.body_time(), ..self.meta.timings }
+        Timings { body: self.parts.body.body_time(), ..self.parts.meta.timings }
     }
 }
 

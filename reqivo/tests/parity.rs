@@ -289,6 +289,30 @@ parity!(read_timeout_silent_server, |d| {
     assert!(e.url().is_some(), "the error names the URL: {e:?}");
 });
 
+/// Async only: the read timer is not polled again while it holds the waiting task's waker. A body whose read
+/// started waiting in one task and goes on in another must still time out (its timer is polled again with
+/// the new task's waker).
+#[test]
+fn read_timeout_holds_when_the_body_moves_to_another_task() {
+    let server = RawServer::start(Behaviour::Drip {
+        head: "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n",
+        every: Duration::from_secs(3),
+    });
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let session = reqivo::AsyncSession::builder().read_timeout(ms(300)).build().unwrap();
+        let mut resp = session.get(server.url("/")).send().await.unwrap();
+        // The read waits in this task (its timer takes this task's waker), then is given up on.
+        assert!(tokio::time::timeout(ms(50), resp.chunk()).await.is_err(), "no body byte yet");
+        let start = std::time::Instant::now();
+        let r = tokio::spawn(async move { resp.chunk().await }).await.unwrap();
+        let e = r.expect_err("the read times out before the next byte (3 s)");
+        assert_eq!(e.kind(), ErrorKind::Timeout(TimeoutPhase::Body));
+        let took = start.elapsed();
+        assert!(took < ms(2000), "read timeout of 300 ms fired after {took:?}");
+    });
+}
+
 parity!(write_timeout_peer_not_reading, |d| {
     // A peer that accepts and never reads: the upload fills the socket buffers, and the read timeout (which
     // also bounds a blocked write) fires in the write phase.

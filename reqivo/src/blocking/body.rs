@@ -104,35 +104,35 @@ impl Read for Body {
 impl Response<Body> {
     /// The next piece of the body, `None` at its end.
     pub fn chunk(&mut self) -> Result<Option<Bytes>> {
-        self.body.chunk()
+        self.parts.body.chunk()
     }
 
     /// The whole body.
     pub fn bytes(mut self) -> Result<Bytes> {
-        self.body.collect()
+        self.parts.body.collect()
     }
 
     /// The whole body as text, decoded with the charset of `Content-Type` (UTF-8 by default).
     pub fn text(mut self) -> Result<String> {
-        let bytes = self.body.collect()?;
+        let bytes = self.parts.body.collect()?;
         Ok(self.decode_text(&bytes))
     }
 
     /// The whole body parsed as JSON.
     #[cfg(feature = "json")]
     pub fn json<T: serde::de::DeserializeOwned>(mut self) -> Result<T> {
-        let bytes = self.body.collect()?;
+        let bytes = self.parts.body.collect()?;
         crate::response::decode_json(&bytes)
     }
 
     /// Trailer fields of a chunked body, after it has been read to its end.
     pub fn trailers(&self) -> Option<&HeaderMap> {
-        self.body.trailers()
+        self.parts.body.trailers()
     }
 }
 
 impl Read for Response<Body> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.body.read(buf)
+        self.parts.body.read(buf)
     }
 }

@@ -16,7 +16,7 @@ use super::pump::{Conn, Wait, Waited};
 use crate::config::{Config, SessionBuilder};
 use crate::error::{Error, ErrorKind, Result};
 use crate::exchange::{
-    apply_redirect, body_length, check_request, may_retry, redirect_error, request_head, response_meta,
+    apply_redirect, body_length, check_request, gunzip, may_retry, redirect_error, request_head, response,
 };
 use crate::pool::{waited, Attempt, Pooled, SharedPool};
 use crate::request::{sealed, Driver, LastUrl, Prepared, RequestBody, RequestBuilder};
@@ -100,9 +100,9 @@ impl Session {
             let wait = Wait { deadlines, gap: req.timeouts.read, phase: Phase::Body };
             match decision {
                 Decision::Deliver => {
-                    let (meta, gzip) = response_meta(head, req.url, pooled.conn.remote, timings, config.gzip);
+                    let (remote, gzip) = (pooled.conn.remote, gunzip(&head.headers, config.gzip));
                     let body = Body::new(pooled, wait, gzip, config.limits.max_body_size, head_at)?;
-                    return Ok(Response { meta, body });
+                    return Ok(response(head, req.url, remote, timings, gzip, body));
                 }
                 Decision::Follow(follow) => {
                     trace::event!("following redirect to {}", follow.url);

@@ -67,6 +67,9 @@ impl AsyncBody {
 
     /// Reads the rest of the body.
     pub(crate) async fn collect(&mut self) -> Result<Bytes> {
+        if let Some(whole) = self.state.take_whole() {
+            return Ok(whole);
+        }
         let first = match self.chunk().await? {
             None => return Ok(Bytes::new()),
             Some(b) => b,
@@ -120,35 +123,35 @@ impl AsyncRead for AsyncBody {
 impl Response<AsyncBody> {
     /// The next piece of the body, `None` at its end.
     pub async fn chunk(&mut self) -> Result<Option<Bytes>> {
-        self.body.chunk().await
+        self.parts.body.chunk().await
     }
 
     /// The whole body.
     pub async fn bytes(mut self) -> Result<Bytes> {
-        self.body.collect().await
+        self.parts.body.collect().await
     }
 
     /// The whole body as text, decoded with the charset of `Content-Type` (UTF-8 by default).
     pub async fn text(mut self) -> Result<String> {
-        let bytes = self.body.collect().await?;
+        let bytes = self.parts.body.collect().await?;
         Ok(self.decode_text(&bytes))
     }
 
     /// The whole body parsed as JSON.
     #[cfg(feature = "json")]
     pub async fn json<T: serde::de::DeserializeOwned>(mut self) -> Result<T> {
-        let bytes = self.body.collect().await?;
+        let bytes = self.parts.body.collect().await?;
         crate::response::decode_json(&bytes)
     }
 
     /// Trailer fields of a chunked body, after it has been read to its end.
     pub fn trailers(&self) -> Option<&HeaderMap> {
-        self.body.trailers()
+        self.parts.body.trailers()
     }
 }
 
 impl AsyncRead for Response<AsyncBody> {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().body).poll_read(cx, buf)
+        Pin::new(&mut self.get_mut().parts.body).poll_read(cx, buf)
     }
 }

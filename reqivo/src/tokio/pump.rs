@@ -5,7 +5,7 @@ use std::future::{poll_fn, Future};
 use std::io::IoSlice;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::task::{ready, Context, Poll};
+use std::task::{ready, Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::{BufMut, BytesMut};
@@ -52,9 +52,14 @@ pub(crate) enum Waited {
 /// The timer of the read in progress. A tokio timer costs more to set up and take down than a read, so
 /// one is kept per connection and set only when a read has to wait; it is moved only when a wait must end
 /// sooner than it is set for: a timer set for an earlier wait's deadline that fires early is moved on then.
+/// Nor is it polled again while it is set and holds this task's waker: a poll costs more than the read.
 #[derive(Default)]
 struct Timer {
     sleep: Option<Pin<Box<Sleep>>>,
+    /// The waker the timer was last polled with, which it holds until it fires; `None` when not known
+    /// (never polled, moved since, or fired). Polls are kept out of tokio's cooperative budget, so a
+    /// pending poll always leaves its waker with the timer.
+    waker: Option<Waker>,
     read: ReadWait,
 }
 
@@ -85,13 +90,28 @@ impl Timer {
             Some(sleep) => {
                 if sleep.deadline() > until {
                     sleep.as_mut().reset(until);
+                    self.waker = None;
+                } else if !sleep.is_elapsed() && self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                    // Set to fire by `until` (early, at worst: then it is moved on), and it wakes this task.
+                    return Poll::Pending;
                 }
                 sleep
             }
             None => self.sleep.insert(Box::pin(tokio::time::sleep_until(until))),
         };
         loop {
-            ready!(sleep.as_mut().poll(cx));
+            // Unconstrained: a poll refused for want of budget would return pending without taking the
+            // waker, and the check above would then trust a waker the timer never got. (The path
+            // `tokio::task::coop::unconstrained` is newer than the tokio versions we accept.)
+            #[allow(deprecated)]
+            let polled = Pin::new(&mut tokio::task::unconstrained(sleep.as_mut())).poll(cx);
+            if polled.is_pending() {
+                if !self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                    self.waker = Some(cx.waker().clone());
+                }
+                return Poll::Pending;
+            }
+            self.waker = None;
             if sleep.deadline() >= until {
                 self.read = ReadWait::Idle;
                 return Poll::Ready(());
@@ -122,7 +142,11 @@ impl Conn {
             }
             self.proto.advance_transmit(n);
         }
-        self.io.flush().await.map_err(|e| io_error(e, Phase::Write))
+        // TCP sends what it is given; only TLS may hold written bytes back.
+        if let Transport::Tls(_) = self.io {
+            self.io.flush().await.map_err(|e| io_error(e, Phase::Write))?;
+        }
+        Ok(())
     }
 
     /// Frames `data` as the next piece of a chunked body into the transmit buffer; writes only while the
@@ -232,15 +256,19 @@ impl Conn {
     /// The next event, reading as needed; the wait's own limit running out is reported, not an error.
     /// Nothing may be left to transmit (flush first).
     pub(crate) fn poll_wait_event(&mut self, cx: &mut Context<'_>, wait: &Wait) -> Poll<Result<Waited>> {
+        // Woken during a read that went pending: the core found no event in the bytes it holds and nothing
+        // touched the connection since, so asking again would only repeat that work. Read at once.
         loop {
-            if let Some(event) = self.proto.poll_event()? {
-                return Poll::Ready(Ok(Waited::Event(event)));
-            }
-            if !self.proto.wants_read() {
-                return Poll::Ready(Err(Error::new(
-                    ErrorKind::Protocol,
-                    "connection stalled: no event and nothing to read",
-                )));
+            if let ReadWait::Idle = self.timer.read {
+                if let Some(event) = self.proto.poll_event()? {
+                    return Poll::Ready(Ok(Waited::Event(event)));
+                }
+                if !self.proto.wants_read() {
+                    return Poll::Ready(Err(Error::new(
+                        ErrorKind::Protocol,
+                        "connection stalled: no event and nothing to read",
+                    )));
+                }
             }
             if !ready!(self.poll_fill(cx, wait))? {
                 return Poll::Ready(Ok(Waited::GapElapsed));

@@ -19,7 +19,7 @@ use crate::body::MAX_PIECES;
 use crate::config::{Config, SessionBuilder};
 use crate::error::{Error, ErrorKind, Result};
 use crate::exchange::{
-    apply_redirect, body_length, check_request, may_retry, redirect_error, request_head, response_meta,
+    apply_redirect, body_length, check_request, gunzip, may_retry, redirect_error, request_head, response,
 };
 use crate::pool::{waited, Attempt, Pooled, SharedPool};
 use crate::request::{sealed, Driver, LastUrl, Prepared, RequestBody, RequestBuilder};
@@ -88,9 +88,11 @@ impl AsyncSession {
         let start = Instant::now();
         let deadlines = Deadlines::new(start, req.timeouts.total);
         let mut redirects = Redirects::new(config.max_redirects);
+        // Filled in place by `attempt`: returned, they would be copied out through its future.
+        let (mut timings, mut head_at) = (Timings::default(), start);
         loop {
             crate::cookies::attach(config, req);
-            let (pooled, head, timings, head_at) = self.attempt(req, &deadlines, start).await?;
+            let (pooled, head) = self.attempt(req, &deadlines, start, (&mut timings, &mut head_at)).await?;
             crate::cookies::store(config.cookies.as_deref(), &req.url, &head.headers);
             // Only a redirect status looks for a Location.
             let decision = if config.follow_redirects && head.status.is_redirection() {
@@ -104,10 +106,9 @@ impl AsyncSession {
             let wait = Wait { deadlines, gap: req.timeouts.read, phase: Phase::Body };
             match decision {
                 Decision::Deliver => {
-                    let (meta, gzip) =
-                        response_meta(head, Arc::clone(&req.url), pooled.conn.remote, timings, config.gzip);
+                    let (remote, gzip) = (pooled.conn.remote, gunzip(&head.headers, config.gzip));
                     let body = AsyncBody::new(pooled, wait, gzip, config.limits.max_body_size, head_at)?;
-                    return Ok(Response { meta, body });
+                    return Ok(response(head, Arc::clone(&req.url), remote, timings, gzip, body));
                 }
                 Decision::Follow(follow) => {
                     trace::event!("following redirect to {}", follow.url);
@@ -118,13 +119,15 @@ impl AsyncSession {
         }
     }
 
-    /// Sends the request once, or twice when a reused connection turned out to be dead.
+    /// Sends the request once, or twice when a reused connection turned out to be dead. Sets the timings and
+    /// when the head arrived.
     async fn attempt(
         &self,
         req: &mut Prepared<Stream>,
         deadlines: &Deadlines,
         start: Instant,
-    ) -> Result<(Pooled<Box<Conn>>, ResponseHead, Timings, Instant)> {
+        (timings, head_at): (&mut Timings, &mut Instant),
+    ) -> Result<(Pooled<Box<Conn>>, ResponseHead)> {
         let target = match req.target.take() {
             Some(target) => target,
             None => Arc::new(self.inner.pool.target(&req.url).map_err(|e| Error::from(e).with_url(&req.url))?),
@@ -134,24 +137,24 @@ impl AsyncSession {
         // The request just started: the pool wait starts with it (one clock read fewer).
         let mut wait_start = start;
         loop {
-            let mut timings = Timings::default();
+            *timings = Timings::default();
             let mut pooled = self
                 .checkout(
                     &target.key,
                     (&request_head(req, &target, &self.inner.config), length),
                     req.timeouts.connect,
                     deadlines,
-                    (wait_start, &mut timings),
+                    (wait_start, timings),
                 )
                 .await
                 .map_err(|e| e.with_url(&req.url))?;
             match send(&mut pooled.conn, req, &target, deadlines, &self.inner.config).await {
                 Ok(head) => {
-                    let head_at = Instant::now();
-                    timings.first_byte = head_at - start;
+                    *head_at = Instant::now();
+                    timings.first_byte = *head_at - start;
                     trace::event!("response {} (reused connection: {})", head.status, pooled.reused);
                     timings.reused_connection = pooled.reused;
-                    return Ok((pooled, head, timings, head_at));
+                    return Ok((pooled, head));
                 }
                 Err(e) => {
                     let proto = &pooled.conn.proto;
