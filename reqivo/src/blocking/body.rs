@@ -54,6 +54,9 @@ impl Body {
 
     /// Reads the rest of the body.
     pub(crate) fn collect(&mut self) -> Result<Bytes> {
+        if let Some(whole) = self.state.take_whole() {
+            return Ok(whole);
+        }
         let first = match self.chunk()? {
             None => return Ok(Bytes::new()),
             Some(b) => b,
