@@ -151,6 +151,7 @@ impl WsConn {
     /// The receive buffer: the driver appends bytes read from the socket, then calls `poll_event`.
     /// The core has reserved room for a read: between frames at least 512 bytes, growing to 4 KiB after
     /// reads that filled their room; up to 256 KiB while the payload of a large data frame is arriving.
+    #[inline]
     pub fn recv_buf(&mut self) -> &mut BytesMut {
         let (want, enough) = match self.reader {
             Recv::Data { remaining, .. } => {
@@ -191,11 +192,13 @@ impl WsConn {
     // ---- commands ------------------------------------------------------------------------------------
 
     /// Queues a text message (compressed and fragmented as configured).
+    #[inline]
     pub fn send_text(&mut self, text: &str) -> Result<(), WsUsageError> {
         self.send_message(OpCode::Text, text.as_bytes())
     }
 
     /// Queues a binary message (compressed and fragmented as configured).
+    #[inline]
     pub fn send_binary(&mut self, data: &[u8]) -> Result<(), WsUsageError> {
         self.send_message(OpCode::Binary, data)
     }
@@ -269,7 +272,9 @@ impl WsConn {
         // else, every error included, goes the general way, out of line.
         if matches!(self.phase, Phase::Open | Phase::CloseSent { .. }) && matches!(self.reader, Recv::Header) {
             if let Some(event) = self.whole_frame() {
-                self.stalled_at = None;
+                // Nothing left to decode (the usual case): `wants_read` already says so, and a driver
+                // can go straight to its read next time.
+                self.stalled_at = (self.recv.is_empty()).then_some(0);
                 return Ok(Some(event));
             }
             if self.recv.is_empty() && !self.eof {
@@ -579,9 +584,12 @@ impl WsConn {
     /// fragment.
     fn check_room(&self, payload_len: usize) -> Result<(), WsUsageError> {
         let queued = self.transmit_len();
+        if queued == 0 {
+            return Ok(());
+        }
         let frames = payload_len.div_ceil(self.config.max_frame_size.max(1)).max(1);
         let wire = payload_len.saturating_add(frames.saturating_mul(MAX_HEADER_LEN));
-        if queued > 0 && queued.saturating_add(wire) > self.config.max_send_buffer {
+        if queued.saturating_add(wire) > self.config.max_send_buffer {
             return Err(WsUsageError::BufferFull);
         }
         Ok(())

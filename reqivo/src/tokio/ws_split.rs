@@ -250,11 +250,19 @@ impl Drop for Reader {
 }
 
 /// Polls a reusable sleep reset to `at`.
+#[inline]
 pub(crate) fn poll_sleep(timer: &mut Option<Pin<Box<Sleep>>>, cx: &mut Context<'_>, at: Option<Instant>) -> Poll<()> {
-    let Some(at) = at else {
-        *timer = None;
-        return Poll::Pending;
-    };
+    match at {
+        // No deadline (the usual case, checked inline): nothing to sleep on.
+        None => {
+            *timer = None;
+            Poll::Pending
+        }
+        Some(at) => poll_sleep_until(timer, cx, at),
+    }
+}
+
+fn poll_sleep_until(timer: &mut Option<Pin<Box<Sleep>>>, cx: &mut Context<'_>, at: Instant) -> Poll<()> {
     let at = tokio::time::Instant::from_std(at);
     match timer {
         Some(sleep) if sleep.deadline() == at => {}
