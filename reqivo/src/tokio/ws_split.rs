@@ -51,8 +51,8 @@ pub(crate) struct State {
     /// Bumped by each reconnection: a message queued on an older connection is sent again.
     pub(crate) generation: u64,
     reader_alive: bool,
-    reader_waker: Parked,
-    writer_waker: Parked,
+    reader_waker: Option<Waker>,
+    writer_waker: Option<Waker>,
     /// Since when writing has made no progress (the write timeout runs from here).
     pub(crate) stalled_since: Option<Instant>,
 }
@@ -66,8 +66,8 @@ impl Shared {
             gave_up: None,
             generation: 0,
             reader_alive: true,
-            reader_waker: Parked::default(),
-            writer_waker: Parked::default(),
+            reader_waker: None,
+            writer_waker: None,
             stalled_since: None,
         };
         Arc::new(Shared { state: Mutex::new(state), params })
@@ -97,36 +97,31 @@ impl State {
         result
     }
 
-    fn slot(&mut self, role: Role) -> &mut Parked {
-        match role {
+    pub(crate) fn park(&mut self, role: Role, cx: &Context<'_>) {
+        let slot = match role {
             Role::Reader => &mut self.reader_waker,
             Role::Writer => &mut self.writer_waker,
-        }
-    }
-
-    pub(crate) fn park(&mut self, role: Role, cx: &Context<'_>) {
-        let slot = self.slot(role);
-        slot.waiting = true;
-        match &slot.waker {
+        };
+        match slot {
             Some(w) if w.will_wake(cx.waker()) => {}
-            _ => slot.waker = Some(cx.waker().clone()),
+            _ => *slot = Some(cx.waker().clone()),
         }
     }
 
     pub(crate) fn wake(&mut self, role: Role) {
-        let slot = self.slot(role);
-        if std::mem::take(&mut slot.waiting) {
-            if let Some(w) = &slot.waker {
-                w.wake_by_ref();
-            }
+        if let Some(w) = self.unpark(role) {
+            w.wake();
         }
     }
 
-    /// `role` is no longer waiting, so the other half's progress does not wake a task that has nothing
-    /// to wait for (one `AsyncWebSocket` is both halves in one task: each send would otherwise wake it
-    /// again for nothing). The waker is kept: the next `park` from the same task then clones nothing.
-    pub(crate) fn unpark(&mut self, role: Role) {
-        self.slot(role).waiting = false;
+    /// `role` is no longer waiting: drops its parked waker, so the other half's progress does not wake a
+    /// task that has nothing to wait for (one `AsyncWebSocket` is both halves in one task: each send
+    /// would otherwise wake it again for nothing).
+    pub(crate) fn unpark(&mut self, role: Role) -> Option<Waker> {
+        match role {
+            Role::Reader => self.reader_waker.take(),
+            Role::Writer => self.writer_waker.take(),
+        }
     }
 
     /// True while a writer must wait for (or drive) a reconnection.
@@ -152,13 +147,6 @@ fn other(role: Role) -> Role {
         Role::Reader => Role::Writer,
         Role::Writer => Role::Reader,
     }
-}
-
-/// A half's waker, and whether that half is waiting for the other one.
-#[derive(Default)]
-struct Parked {
-    waker: Option<Waker>,
-    waiting: bool,
 }
 
 /// The reading half's private state.
@@ -250,19 +238,11 @@ impl Drop for Reader {
 }
 
 /// Polls a reusable sleep reset to `at`.
-#[inline]
 pub(crate) fn poll_sleep(timer: &mut Option<Pin<Box<Sleep>>>, cx: &mut Context<'_>, at: Option<Instant>) -> Poll<()> {
-    match at {
-        // No deadline (the usual case, checked inline): nothing to sleep on.
-        None => {
-            *timer = None;
-            Poll::Pending
-        }
-        Some(at) => poll_sleep_until(timer, cx, at),
-    }
-}
-
-fn poll_sleep_until(timer: &mut Option<Pin<Box<Sleep>>>, cx: &mut Context<'_>, at: Instant) -> Poll<()> {
+    let Some(at) = at else {
+        *timer = None;
+        return Poll::Pending;
+    };
     let at = tokio::time::Instant::from_std(at);
     match timer {
         Some(sleep) if sleep.deadline() == at => {}
