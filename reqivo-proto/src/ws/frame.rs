@@ -145,19 +145,21 @@ pub(crate) fn encode_client_frame(
 
 /// `dst = src ^ key` (masking from key offset 0); both of the same length.
 fn mask_copy(dst: &mut [u8], src: &[u8], key: [u8; 4]) {
-    let block: [u8; 32] = std::array::from_fn(|i| key[i & 3]);
     let (dst_blocks, dst_rest) = dst.as_chunks_mut::<32>();
     let (src_blocks, src_rest) = src.as_chunks::<32>();
-    // Whole 32-byte blocks, as arrays so that no bounds or length checks remain and the loop vectorises
-    // (to 16-byte XORs on baseline x86-64).
-    for (d, s) in dst_blocks.iter_mut().zip(src_blocks) {
-        for i in 0..32 {
-            d[i] = s[i] ^ block[i];
+    if !dst_blocks.is_empty() {
+        // Whole 32-byte blocks, as arrays so that no bounds or length checks remain and the loop
+        // vectorises (to 16-byte XORs on baseline x86-64). The key block is built only for them.
+        let block: [u8; 32] = std::array::from_fn(|i| key[i & 3]);
+        for (d, s) in dst_blocks.iter_mut().zip(src_blocks) {
+            for i in 0..32 {
+                d[i] = s[i] ^ block[i];
+            }
         }
     }
     // The remainder (a small message is nothing else) in 8-byte words, then bytes; each piece starts at
     // a multiple of 4, so at key offset 0.
-    let wide = u64::from_ne_bytes([key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3]]);
+    let wide = wide_key(key);
     let (dst_words, dst_rest) = dst_rest.as_chunks_mut::<8>();
     let (src_words, src_rest) = src_rest.as_chunks::<8>();
     for (d, s) in dst_words.iter_mut().zip(src_words) {
@@ -168,10 +170,18 @@ fn mask_copy(dst: &mut [u8], src: &[u8], key: [u8; 4]) {
     }
 }
 
+/// The key twice, as the 8-byte word that masks 8 bytes at key offset 0 (either byte order: both halves
+/// are the same). Built from a `u32`: assembling it from eight bytes costs some 25 instructions.
+#[inline]
+fn wide_key(key: [u8; 4]) -> u64 {
+    let k = u64::from(u32::from_ne_bytes(key));
+    k | (k << 32)
+}
+
 /// XORs `buf` with the 4-byte masking key, starting at key offset 0 (RFC 6455 §5.3). Masking and
 /// unmasking are the same operation. Works on 8 bytes at a time.
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4]) {
-    let wide = u64::from_ne_bytes([key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3]]);
+    let wide = wide_key(key);
     // Whole 8-byte words, as arrays so that no bounds or length checks remain and the loop vectorises.
     let (words, rest) = buf.as_chunks_mut::<8>();
     for word in words {

@@ -76,6 +76,7 @@ impl Outbox {
     }
 
     /// `n` bytes of room at the end of the transmit buffer, counted as queued for the socket.
+    #[inline]
     fn room(&mut self, n: usize) -> &mut [u8] {
         if self.tail + n > self.buf.len() && self.head > 0 {
             // Move the unwritten bytes to the front rather than grow.

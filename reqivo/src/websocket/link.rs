@@ -103,9 +103,10 @@ pub(crate) struct Link {
     keepalive: Option<Keepalive>,
     fatal: Option<Fatal>,
     closed: bool,
-    /// `next()` said `Read` and the codec has seen nothing since (no bytes, no timer, no write): the
-    /// answer is still `Read`. A driver woken before its data arrived then goes straight to the read
-    /// instead of decoding the same bytes again.
+    /// `next()` said `Read`, or handed out a message that used up the received bytes, and the codec has
+    /// seen nothing since that could change the answer (no bytes, no timer, no Close, no write once
+    /// closing): the answer is still `Read`. A driver woken before its data arrived, or receiving right
+    /// after a message, then goes straight to the read instead of decoding again.
     read_wanted: bool,
 }
 
@@ -133,8 +134,11 @@ impl Link {
     /// `n` bytes of `transmit()` went out.
     #[inline]
     pub(crate) fn advance(&mut self, n: usize) {
-        // A written Close echo may end the handshake.
-        self.read_wanted = false;
+        // A written Close echo may end the handshake; while open, writing changes nothing on the
+        // receiving side (and an echo loop keeps the read it already knows it wants).
+        if self.conn.state() != WsState::Open {
+            self.read_wanted = false;
+        }
         self.conn.advance_transmit(n);
     }
 
@@ -205,8 +209,15 @@ impl Link {
         self.check()?;
         match self.conn.poll_event() {
             Ok(Some(event)) => Ok(match event {
-                WsEvent::Text(t) => Step::Message(Message::Text(t)),
-                WsEvent::Binary(b) => Step::Message(Message::Binary(b)),
+                WsEvent::Text(t) => {
+                    // Nothing left in the buffer: the next call goes straight to the read.
+                    self.read_wanted = self.conn.wants_read();
+                    Step::Message(Message::Text(t))
+                }
+                WsEvent::Binary(b) => {
+                    self.read_wanted = self.conn.wants_read();
+                    Step::Message(Message::Binary(b))
+                }
                 WsEvent::Ping(p) => Step::Message(Message::Ping(p)),
                 WsEvent::Pong(p) => Step::Message(Message::Pong(p)),
                 WsEvent::Close { code, reason } => {
