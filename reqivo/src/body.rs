@@ -244,12 +244,11 @@ impl<C: HasProto> BodyState<C> {
     fn finish(&mut self, read: bool) {
         // A body that arrived with its head took no time of its own, and its connection went idle when the
         // head arrived (a few microseconds before this): the clock is not read for it.
-        let (now, elapsed) = match read {
-            true => {
-                let now = Instant::now();
-                (now, now.saturating_duration_since(self.started))
-            }
-            false => (self.started, Duration::ZERO),
+        let (now, elapsed) = if read {
+            let now = Instant::now();
+            (now, now.saturating_duration_since(self.started))
+        } else {
+            (self.started, Duration::ZERO)
         };
         self.elapsed = Some(elapsed);
         if let Some(mut pooled) = self.conn.take() {

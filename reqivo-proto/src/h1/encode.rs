@@ -264,21 +264,8 @@ pub(super) fn is_field_byte(b: u8) -> bool {
 /// True when `value` holds `token` as a comma-separated list element (case-insensitive).
 pub(super) fn value_has_token(value: &[u8], token: &str) -> bool {
     let token = token.as_bytes();
-    let mut rest = value;
-    loop {
-        // An element shorter than the token cannot be it: only the lengths are compared then.
-        let (item, next) = match rest.iter().position(|&b| b == b',') {
-            Some(comma) => (&rest[..comma], Some(&rest[comma + 1..])),
-            None => (rest, None),
-        };
-        if item.len() >= token.len() && trim_ows(item).eq_ignore_ascii_case(token) {
-            return true;
-        }
-        match next {
-            Some(next) => rest = next,
-            None => return false,
-        }
-    }
+    // An element shorter than the token cannot be it: only the lengths are compared then.
+    value.split(|&b| b == b',').any(|item| item.len() >= token.len() && trim_ows(item).eq_ignore_ascii_case(token))
 }
 
 /// Strips optional whitespace (SP / HTAB) from both ends.

@@ -81,7 +81,11 @@ impl Conn {
             }
             self.proto.advance_transmit(n);
         }
-        self.io.flush().map_err(|e| io_error(e, Phase::Write))
+        // TCP sends what it is given; only TLS may hold written bytes back.
+        if let Transport::Tls(_) = self.io {
+            self.io.flush().map_err(|e| io_error(e, Phase::Write))?;
+        }
+        Ok(())
     }
 
     /// Frames `data` as the next piece of a chunked body into the transmit buffer; writes only while the

@@ -84,9 +84,11 @@ impl Session {
         let start = Instant::now();
         let deadlines = Deadlines::new(start, req.timeouts.total);
         let mut redirects = Redirects::new(config.max_redirects);
+        // Filled in place by `attempt`, as in the async twin (where returning them copies them out of its future).
+        let (mut timings, mut head_at) = (Timings::default(), start);
         loop {
             crate::cookies::attach(config, &mut req);
-            let (pooled, head, timings, head_at) = self.attempt(&mut req, &deadlines, start)?;
+            let (pooled, head) = self.attempt(&mut req, &deadlines, start, (&mut timings, &mut head_at))?;
             crate::cookies::store(config.cookies.as_deref(), &req.url, &head.headers);
             // Only a redirect status looks for a Location.
             let decision = if config.follow_redirects && head.status.is_redirection() {
@@ -113,13 +115,15 @@ impl Session {
         }
     }
 
-    /// Sends the request once, or twice when a reused connection turned out to be dead.
+    /// Sends the request once, or twice when a reused connection turned out to be dead. Sets the timings and
+    /// when the head arrived.
     fn attempt(
         &self,
         req: &mut Prepared<Stream>,
         deadlines: &Deadlines,
         start: Instant,
-    ) -> Result<(Pooled<Box<Conn>>, ResponseHead, Timings, Instant)> {
+        (timings, head_at): (&mut Timings, &mut Instant),
+    ) -> Result<(Pooled<Box<Conn>>, ResponseHead)> {
         let target = match req.target.take() {
             Some(target) => target,
             None => Arc::new(self.inner.pool.target(&req.url).map_err(|e| Error::from(e).with_url(&req.url))?),
@@ -129,23 +133,23 @@ impl Session {
         // The request just started: the pool wait starts with it (one clock read fewer).
         let mut wait_start = start;
         loop {
-            let mut timings = Timings::default();
+            *timings = Timings::default();
             let mut pooled = self
                 .checkout(
                     &target.key,
                     (&request_head(req, &target, &self.inner.config), length),
                     req.timeouts.connect,
                     deadlines,
-                    (wait_start, &mut timings),
+                    (wait_start, timings),
                 )
                 .map_err(|e| e.with_url(&req.url))?;
             match send(&mut pooled.conn, req, &target, deadlines, &self.inner.config) {
                 Ok(head) => {
-                    let head_at = Instant::now();
-                    timings.first_byte = head_at - start;
+                    *head_at = Instant::now();
+                    timings.first_byte = *head_at - start;
                     trace::event!("response {} (reused connection: {})", head.status, pooled.reused);
                     timings.reused_connection = pooled.reused;
-                    return Ok((pooled, head, timings, head_at));
+                    return Ok((pooled, head));
                 }
                 Err(e) => {
                     let proto = &pooled.conn.proto;

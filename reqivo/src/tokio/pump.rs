@@ -258,6 +258,8 @@ impl Conn {
     pub(crate) fn poll_wait_event(&mut self, cx: &mut Context<'_>, wait: &Wait) -> Poll<Result<Waited>> {
         // Woken during a read that went pending: the core found no event in the bytes it holds and nothing
         // touched the connection since, so asking again would only repeat that work. Read at once.
+        // (The core would answer that at once too, but the call still costs ~80 instructions per request;
+        // only this driver is woken without data, so the blocking twin has no such check.)
         loop {
             if let ReadWait::Idle = self.timer.read {
                 if let Some(event) = self.proto.poll_event()? {
