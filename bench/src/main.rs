@@ -5,6 +5,7 @@
 //!              [--server-pid PID[,PID...]] [--round R]
 //! reqivo-bench report throughput|memory|instructions RESULTS.jsonl [META.json]
 //! reqivo-bench splice FILE SECTION          (the section's new text on stdin)
+//! reqivo-bench code-lines N1.out N2.out N1 N2 (code lines run per request, from two callgrind runs)
 //! reqivo-bench list clients [SCENARIO] | scenarios
 //! reqivo-bench ws-server --port P            (the WebSocket echo server)
 //! ```
@@ -13,6 +14,7 @@
 
 mod bodies;
 mod clients;
+mod code_lines;
 mod floor;
 mod harness;
 mod report;
@@ -44,6 +46,7 @@ const USAGE: &str = "usage: reqivo-bench CLIENT SCENARIO --port P [--duration-ms
 [--server-pid PID[,PID...]] [--round R]
        reqivo-bench report throughput|memory|instructions|websocket|ws-memory RESULTS.jsonl [META.json]
        reqivo-bench splice FILE SECTION   (new section text on stdin)
+       reqivo-bench code-lines N1.out N2.out N1 N2   (code lines run per request, from callgrind --dump-instr)
        reqivo-bench list clients [SCENARIO] | scenarios   (the clients that run SCENARIO, or all)
        reqivo-bench ws-server --port P    (the WebSocket echo server)";
 
@@ -56,6 +59,7 @@ fn main() -> ExitCode {
     match first.as_str() {
         "report" => return report::main(&args[1..]),
         "splice" => return report::splice_main(&args[1..]),
+        "code-lines" => return code_lines::main(&args[1..]),
         "list" => {
             match args.get(1).map(String::as_str) {
                 Some("clients") => match args.get(2).map(|s| Scenario::parse(s)) {

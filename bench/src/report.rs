@@ -416,21 +416,37 @@ fn ws_memory(recs: &[Value]) -> String {
 }
 
 fn instructions(recs: &[Value]) -> String {
-    let mut out = String::from(
-        "| client | instructions/request | without memset/memcpy/memmove | ÷ raw | syscalls/request | context switches/request |\n\
-         |---|---|---|---|---|---|\n",
+    // Records from before the WebSocket rows have no scenario: they are seq13.
+    let of = |scenario: &str| -> Vec<&Value> {
+        recs.iter().filter(|r| r.get("scenario").and_then(Value::as_str).unwrap_or("seq13") == scenario).collect()
+    };
+    let mut out = instruction_table(&of("seq13"), &CLIENTS, "raw", "request");
+    let ws = of("ws-echo16");
+    if !ws.is_empty() {
+        out.push_str("\nWebSocket, per 16-byte echo (`ws-echo16`):\n\n");
+        out.push_str(&instruction_table(&ws, &crate::ws::CLIENTS, "ws-raw", "message"));
+    }
+    out
+}
+
+/// One table: per operation, instructions (with and without libc's memory functions), code lines, syscalls
+/// and context switches, for `clients` in order; instruction targets below it.
+fn instruction_table(recs: &[&Value], clients: &[&str], floor: &str, op: &str) -> String {
+    let mut out = format!(
+        "| client | instructions/{op} | without memset/memcpy/memmove | ÷ {floor} | code lines/{op} | syscalls/{op} | context switches/{op} |\n\
+         |---|---|---|---|---|---|---|\n",
     );
     let per = |r: &Value, k: &str| -> Option<f64> {
         let (n1, n2) = (num(r, "n1")?, num(r, "n2")?);
         Some((num(r, &format!("{k}2"))? - num(r, &format!("{k}1"))?) / (n2 - n1))
     };
-    let by: BTreeMap<&str, &Value> = recs.iter().map(|r| (text(r, "client"), r)).collect();
-    let raw_ir = by.get("raw").and_then(|r| per(r, "ir"));
+    let by: BTreeMap<&str, &Value> = recs.iter().map(|r| (text(r, "client"), *r)).collect();
+    let floor_ir = by.get(floor).and_then(|r| per(r, "ir"));
     let mut status = String::new();
-    for client in CLIENTS {
-        let name = if client.starts_with("reqivo") { format!("**{client}**") } else { client.to_string() };
+    for &client in clients {
+        let name = if client.contains("reqivo") { format!("**{client}**") } else { client.to_string() };
         let Some(r) = by.get(client) else {
-            let _ = writeln!(out, "| {name} | — | — | — | — | — |");
+            let _ = writeln!(out, "| {name} | — | — | — | — | — | — |");
             continue;
         };
         let ir = per(r, "ir");
@@ -438,15 +454,22 @@ fn instructions(recs: &[Value]) -> String {
             (Some(a), Some(b)) => Some(a - b),
             _ => None,
         };
-        let sys = per(r, "sys");
-        let cs = per(r, "cs");
+        let (lines, sys, cs) = (num(r, "code_lines"), per(r, "sys"), per(r, "cs"));
         let f0 = |x: Option<f64>| x.map(|v| format!("{v:.0}")).unwrap_or_else(|| "—".into());
         let f1 = |x: Option<f64>| x.map(|v| format!("{v:.2}")).unwrap_or_else(|| "—".into());
-        let ratio = match (ir, raw_ir) {
+        let ratio = match (ir, floor_ir) {
             (Some(a), Some(b)) if b > 0.0 => format!("{:.0}", a / b),
             _ => "—".into(),
         };
-        let _ = writeln!(out, "| {name} | {} | {} | {ratio} | {} | {} |", f0(ir), f0(nomem), f1(sys), f1(cs));
+        let _ = writeln!(
+            out,
+            "| {name} | {} | {} | {ratio} | {} | {} | {} |",
+            f0(ir),
+            f0(nomem),
+            f0(lines),
+            f1(sys),
+            f1(cs)
+        );
         let target = match client {
             "reqivo-sync" => Some((4000.0, Some(2.0))),
             "reqivo-async" => Some((6000.0, None)),
