@@ -145,6 +145,12 @@ impl HeaderFields {
         self.known_values(known::SET_COOKIE)
     }
 
+    /// True when the head has a `Set-Cookie` field (one bit test).
+    #[inline]
+    pub fn has_set_cookie(&self) -> bool {
+        self.present & known::SET_COOKIE != 0
+    }
+
     /// The values of the fields with one of the [`known`] names, by its bit.
     pub(super) fn known_values(&self, bit: u8) -> impl Iterator<Item = &[u8]> + '_ {
         let spans = if self.present & bit == 0 { &[][..] } else { &self.spans[..] };
