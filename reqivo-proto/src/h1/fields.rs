@@ -77,6 +77,11 @@ impl HeaderFields {
     /// `spans` index into `bytes`; values holding an obs-fold line break are unfolded here.
     pub(super) fn new(bytes: Bytes, spans: Vec<Span>, may_hold_folds: bool) -> Self {
         let present = spans.iter().fold(0, |bits, s| bits | s.known);
+        Self::with_present(bytes, spans, present, may_hold_folds)
+    }
+
+    /// [`new`](Self::new) with the fields' [`known`] bits already gathered (by the scanner).
+    pub(super) fn with_present(bytes: Bytes, spans: Vec<Span>, present: u8, may_hold_folds: bool) -> Self {
         let fields = HeaderFields { bytes, spans, present };
         if may_hold_folds {
             fields.unfold_values()
@@ -87,6 +92,8 @@ impl HeaderFields {
 
     /// RFC 9112 §5.2: each obs-fold becomes one SP. Rare, so the unfolded values are appended to a copy of
     /// the head and their spans moved there.
+    #[cold]
+    #[inline(never)]
     fn unfold_values(mut self) -> Self {
         let folded = |s: &Span| self.bytes[range(s.value)].contains(&b'\n');
         if !self.spans.iter().any(folded) {
