@@ -262,7 +262,7 @@ impl<C: HasProto> BodyState<C> {
     /// The whole rest of the body when it is all here in at most one piece (a small response that came
     /// with its head): handed out at once, without asking for the next piece twice.
     pub(crate) fn take_whole(&mut self) -> Option<Bytes> {
-        if self.conn.is_some() || !self.pending.rest.is_empty() {
+        if self.conn.is_some() || !self.pending.rest_is_empty() {
             return None;
         }
         Some(self.pending.first.take().unwrap_or_default())
@@ -312,31 +312,36 @@ fn drain_buffered(proto: &mut ClientConn, decoder: &mut BodyDecoder, pending: &m
 }
 
 /// Body pieces decoded but not yet handed out. Most bodies decode to one piece while the head is read, so
-/// the first piece waits in place and the queue allocates only for the rest.
+/// the first piece waits in place and the queue exists only for the rest (boxed: an absent queue costs
+/// its owner one word and its drop one test).
 #[derive(Debug, Default)]
 struct Pending {
     first: Option<Bytes>,
-    rest: VecDeque<Bytes>,
+    rest: Option<Box<VecDeque<Bytes>>>,
 }
 
 impl Pending {
+    fn rest_is_empty(&self) -> bool {
+        self.rest.as_ref().is_none_or(|rest| rest.is_empty())
+    }
+
     fn push_back(&mut self, piece: Bytes) {
-        if self.first.is_none() && self.rest.is_empty() {
+        if self.first.is_none() && self.rest_is_empty() {
             self.first = Some(piece);
         } else {
-            self.rest.push_back(piece);
+            self.rest.get_or_insert_default().push_back(piece);
         }
     }
 
     /// Puts back the unread part of a piece, ahead of everything else.
     fn push_front(&mut self, piece: Bytes) {
         if let Some(first) = self.first.replace(piece) {
-            self.rest.push_front(first);
+            self.rest.get_or_insert_default().push_front(first);
         }
     }
 
     fn pop_front(&mut self) -> Option<Bytes> {
-        self.first.take().or_else(|| self.rest.pop_front())
+        self.first.take().or_else(|| self.rest.as_mut()?.pop_front())
     }
 }
 
