@@ -325,6 +325,7 @@ impl Pending {
         self.rest.as_ref().is_none_or(|rest| rest.is_empty())
     }
 
+    #[inline]
     fn push_back(&mut self, piece: Bytes) {
         if self.first.is_none() && self.rest_is_empty() {
             self.first = Some(piece);

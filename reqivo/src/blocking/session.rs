@@ -103,12 +103,17 @@ impl Session {
             match decision {
                 Decision::Deliver => {
                     let (remote, gzip) = (pooled.conn.remote, gunzip(&head.headers, config.gzip));
-                    let body = Body::new(pooled, wait, gzip, config.limits.max_body_size, head_at)?;
-                    return Ok(response(head, req.url.clone(), remote, timings, gzip, body));
+                    let body = Body::new(pooled, wait, gzip, config.limits.max_body_size, head_at);
+                    let mut resp = response(head, req.url.clone(), remote, timings, gzip, body);
+                    // Started in its box: a `Result` holding the body would be one more copy of it.
+                    resp.parts.body.state.start()?;
+                    return Ok(resp);
                 }
                 Decision::Follow(follow) => {
                     trace::event!("following redirect to {}", follow.url);
-                    Body::new(pooled, wait, false, None, head_at)?.discard();
+                    let mut body = Body::new(pooled, wait, false, None, head_at);
+                    body.state.start()?;
+                    body.discard();
                     apply_redirect(req, follow, config);
                     timings = Timings::default();
                 }
