@@ -23,10 +23,16 @@ enum Step {
 
 /// Body-level decoding state of one response.
 struct BodyDecoder {
+    /// Boxed, and both in one box: both are rare, a response (which holds this) is moved several times
+    /// on its way out, and a plain body's drop then tests one pointer.
+    rare: Option<Box<Rare>>,
+}
+
+#[derive(Default)]
+struct Rare {
     #[cfg(feature = "gzip")]
-    // Boxed: both are rare, and a response (which holds this) is moved several times on its way out.
-    gzip: Option<Box<gzip::Gzip>>,
-    trailers: Option<Box<HeaderMap>>,
+    gzip: Option<gzip::Gzip>,
+    trailers: Option<HeaderMap>,
 }
 
 impl BodyDecoder {
@@ -34,21 +40,26 @@ impl BodyDecoder {
     fn new(gzip: bool, limit: Option<u64>) -> Self {
         #[cfg(not(feature = "gzip"))]
         let _ = (gzip, limit);
-        BodyDecoder {
-            #[cfg(feature = "gzip")]
-            gzip: gzip.then(|| Box::new(gzip::Gzip::new(limit))),
-            trailers: None,
-        }
+        #[cfg(feature = "gzip")]
+        let rare = gzip.then(|| Box::new(Rare { gzip: Some(gzip::Gzip::new(limit)), trailers: None }));
+        #[cfg(not(feature = "gzip"))]
+        let rare = None;
+        BodyDecoder { rare }
     }
 
     fn trailers(&self) -> Option<&HeaderMap> {
-        self.trailers.as_deref()
+        self.rare.as_ref()?.trailers.as_ref()
+    }
+
+    #[cfg(feature = "gzip")]
+    fn gzip(&mut self) -> Option<&mut gzip::Gzip> {
+        self.rare.as_mut()?.gzip.as_mut()
     }
 
     /// Whether body pieces are handed out as they arrive (no content decoding).
     fn passes_through(&self) -> bool {
         #[cfg(feature = "gzip")]
-        return self.gzip.is_none();
+        return self.rare.as_ref().is_none_or(|rare| rare.gzip.is_none());
         #[cfg(not(feature = "gzip"))]
         true
     }
@@ -57,12 +68,12 @@ impl BodyDecoder {
         match event {
             Event::Data(data) => self.decode(data),
             Event::Trailers(t) => {
-                self.trailers = Some(Box::new(t));
+                self.rare.get_or_insert_default().trailers = Some(t);
                 Ok(Step::Continue)
             }
             Event::End => {
                 #[cfg(feature = "gzip")]
-                if let Some(g) = &mut self.gzip {
+                if let Some(g) = self.gzip() {
                     let tail = g.finish()?;
                     return Ok(Step::End((!tail.is_empty()).then_some(tail)));
                 }
@@ -76,7 +87,7 @@ impl BodyDecoder {
 
     fn decode(&mut self, data: Bytes) -> Result<Step> {
         #[cfg(feature = "gzip")]
-        if let Some(g) = &mut self.gzip {
+        if let Some(g) = self.gzip() {
             let out = g.push(&data)?;
             return Ok(if out.is_empty() { Step::Continue } else { Step::Chunk(out) });
         }
