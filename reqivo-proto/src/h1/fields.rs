@@ -129,11 +129,14 @@ impl HeaderFields {
     }
 
     /// The value of the first field named `name` (ASCII case-insensitive).
+    #[inline]
     pub fn get(&self, name: &str) -> Option<&[u8]> {
         self.get_all(name).next()
     }
 
-    /// The values of every field named `name` (ASCII case-insensitive), in wire order.
+    /// The values of every field named `name` (ASCII case-insensitive), in wire order. Inline: for a
+    /// name known when compiling, the lookup of its bit folds away, and an absent known name costs a test.
+    #[inline]
     pub fn get_all<'a, 'n>(&'a self, name: &'n str) -> impl Iterator<Item = &'a [u8]> + use<'a, 'n> {
         let name = name.as_bytes();
         // A known name is found by its bit (and not at all when no field has it); another name by
