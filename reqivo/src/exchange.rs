@@ -109,6 +109,7 @@ pub(crate) fn redirect_error(e: RedirectError, url: &Uri) -> Error {
 
 /// Whether the body must be gunzipped (its `Content-Encoding` and `Content-Length` then describe bytes the
 /// reader never sees, and the decoded views leave them out).
+#[inline]
 pub(crate) fn gunzip(fields: &HeaderFields, enabled: bool) -> bool {
     enabled && {
         let mut encodings = fields.get_all("content-encoding");
