@@ -57,7 +57,7 @@ macro_rules! byte {
 pub(super) fn parse_response(buf: &[u8], max_headers: usize) -> Scanned<ParsedHead> {
     // The status line nearly every response has, compared whole: it splits as the general code below
     // would split it.
-    if let Some(b"HTTP/1.1 200 OK\r\n") = buf.first_chunk::<17>() {
+    if is_200_ok(buf) {
         let Some(fields) = parse_fields(buf, 17, max_headers, true)? else { return Ok(None) };
         return Ok(Some(ParsedHead {
             len: fields.end,
@@ -131,6 +131,15 @@ pub(super) fn parse_response(buf: &[u8], max_headers: usize) -> Scanned<ParsedHe
         present: fields.present,
         may_hold_folds: fields.folded,
     }))
+}
+
+/// Whether `buf` starts with `HTTP/1.1 200 OK\r\n`: two word compares and a byte (compared as a byte
+/// array, it compiles to seventeen byte compares, three lines of code).
+#[inline(always)]
+fn is_200_ok(buf: &[u8]) -> bool {
+    let Some(line) = buf.first_chunk::<17>() else { return false };
+    let at = |i: usize| u64::from_le_bytes(line[i..i + 8].try_into().unwrap_or_default());
+    at(0) == const { word(b"HTTP/1.1") } && at(8) == const { word(b" 200 OK\r") } && line[16] == b'\n'
 }
 
 /// A trailer section (RFC 9112 §7.1.2) at the start of `buf`: its length and fields. No obs-fold here.
