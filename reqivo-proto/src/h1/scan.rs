@@ -30,7 +30,11 @@ pub(super) struct ParsedHead {
 impl ParsedHead {
     /// The head, over `bytes` (the head's bytes, which the offsets index).
     pub(super) fn into_head(self, bytes: Bytes) -> ResponseHead {
-        let reason = bytes.slice(self.reason);
+        // The usual reason needs no slice of the head (a reference count taken here and dropped with it).
+        let reason = match bytes.get(self.reason.clone()) {
+            Some(b"OK") => Bytes::from_static(b"OK"),
+            _ => bytes.slice(self.reason),
+        };
         ResponseHead {
             version: self.version,
             status: self.status,
