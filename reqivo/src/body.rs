@@ -23,10 +23,16 @@ enum Step {
 
 /// Body-level decoding state of one response.
 struct BodyDecoder {
+    /// Boxed, and both in one box: both are rare, a response (which holds this) is moved several times
+    /// on its way out, and a plain body's drop then tests one pointer.
+    rare: Option<Box<Rare>>,
+}
+
+#[derive(Default)]
+struct Rare {
     #[cfg(feature = "gzip")]
-    // Boxed: both are rare, and a response (which holds this) is moved several times on its way out.
-    gzip: Option<Box<gzip::Gzip>>,
-    trailers: Option<Box<HeaderMap>>,
+    gzip: Option<gzip::Gzip>,
+    trailers: Option<HeaderMap>,
 }
 
 impl BodyDecoder {
@@ -34,21 +40,26 @@ impl BodyDecoder {
     fn new(gzip: bool, limit: Option<u64>) -> Self {
         #[cfg(not(feature = "gzip"))]
         let _ = (gzip, limit);
-        BodyDecoder {
-            #[cfg(feature = "gzip")]
-            gzip: gzip.then(|| Box::new(gzip::Gzip::new(limit))),
-            trailers: None,
-        }
+        #[cfg(feature = "gzip")]
+        let rare = gzip.then(|| Box::new(Rare { gzip: Some(gzip::Gzip::new(limit)), trailers: None }));
+        #[cfg(not(feature = "gzip"))]
+        let rare = None;
+        BodyDecoder { rare }
     }
 
     fn trailers(&self) -> Option<&HeaderMap> {
-        self.trailers.as_deref()
+        self.rare.as_ref()?.trailers.as_ref()
+    }
+
+    #[cfg(feature = "gzip")]
+    fn gzip(&mut self) -> Option<&mut gzip::Gzip> {
+        self.rare.as_mut()?.gzip.as_mut()
     }
 
     /// Whether body pieces are handed out as they arrive (no content decoding).
     fn passes_through(&self) -> bool {
         #[cfg(feature = "gzip")]
-        return self.gzip.is_none();
+        return self.rare.as_ref().is_none_or(|rare| rare.gzip.is_none());
         #[cfg(not(feature = "gzip"))]
         true
     }
@@ -57,12 +68,12 @@ impl BodyDecoder {
         match event {
             Event::Data(data) => self.decode(data),
             Event::Trailers(t) => {
-                self.trailers = Some(Box::new(t));
+                self.rare.get_or_insert_default().trailers = Some(t);
                 Ok(Step::Continue)
             }
             Event::End => {
                 #[cfg(feature = "gzip")]
-                if let Some(g) = &mut self.gzip {
+                if let Some(g) = self.gzip() {
                     let tail = g.finish()?;
                     return Ok(Step::End((!tail.is_empty()).then_some(tail)));
                 }
@@ -76,7 +87,7 @@ impl BodyDecoder {
 
     fn decode(&mut self, data: Bytes) -> Result<Step> {
         #[cfg(feature = "gzip")]
-        if let Some(g) = &mut self.gzip {
+        if let Some(g) = self.gzip() {
             let out = g.push(&data)?;
             return Ok(if out.is_empty() { Step::Continue } else { Step::Chunk(out) });
         }
@@ -262,7 +273,7 @@ impl<C: HasProto> BodyState<C> {
     /// The whole rest of the body when it is all here in at most one piece (a small response that came
     /// with its head): handed out at once, without asking for the next piece twice.
     pub(crate) fn take_whole(&mut self) -> Option<Bytes> {
-        if self.conn.is_some() || !self.pending.rest.is_empty() {
+        if self.conn.is_some() || !self.pending.rest_is_empty() {
             return None;
         }
         Some(self.pending.first.take().unwrap_or_default())
@@ -312,31 +323,39 @@ fn drain_buffered(proto: &mut ClientConn, decoder: &mut BodyDecoder, pending: &m
 }
 
 /// Body pieces decoded but not yet handed out. Most bodies decode to one piece while the head is read, so
-/// the first piece waits in place and the queue allocates only for the rest.
+/// the first piece waits in place and the queue exists only for the rest (boxed: an absent queue costs
+/// its owner one word and its drop one test).
 #[derive(Debug, Default)]
+// The box is the point: one word in the body, and one test in its drop, for a queue nearly always absent.
+#[allow(clippy::box_collection)]
 struct Pending {
     first: Option<Bytes>,
-    rest: VecDeque<Bytes>,
+    rest: Option<Box<VecDeque<Bytes>>>,
 }
 
 impl Pending {
+    fn rest_is_empty(&self) -> bool {
+        self.rest.as_ref().is_none_or(|rest| rest.is_empty())
+    }
+
+    #[inline]
     fn push_back(&mut self, piece: Bytes) {
-        if self.first.is_none() && self.rest.is_empty() {
+        if self.first.is_none() && self.rest_is_empty() {
             self.first = Some(piece);
         } else {
-            self.rest.push_back(piece);
+            self.rest.get_or_insert_default().push_back(piece);
         }
     }
 
     /// Puts back the unread part of a piece, ahead of everything else.
     fn push_front(&mut self, piece: Bytes) {
         if let Some(first) = self.first.replace(piece) {
-            self.rest.push_front(first);
+            self.rest.get_or_insert_default().push_front(first);
         }
     }
 
     fn pop_front(&mut self) -> Option<Bytes> {
-        self.first.take().or_else(|| self.rest.pop_front())
+        self.first.take().or_else(|| self.rest.as_mut()?.pop_front())
     }
 }
 

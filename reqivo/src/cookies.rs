@@ -148,7 +148,17 @@ fn parts(url: &Uri) -> (&str, &str, &str) {
 /// Before each attempt of a request (first and every redirect hop): replaces the `Cookie` field the jar
 /// put in for the previous hop with the one for `req.url`. A `Cookie` header of the caller's own (or
 /// a default header) wins over the jar.
+#[inline]
 pub(crate) fn attach<St>(config: &Config, req: &mut Prepared<St>) {
+    // Inline: the common request (an empty jar, or none, and no cookie from a previous hop) only reads a
+    // flag and a count.
+    if req.jar_cookie || config.cookies.as_deref().is_some_and(|jar| !jar.is_empty()) {
+        attach_from_jar(config, req);
+    }
+}
+
+#[inline(never)]
+fn attach_from_jar<St>(config: &Config, req: &mut Prepared<St>) {
     if req.jar_cookie {
         req.headers.remove(COOKIE);
         req.jar_cookie = false;
@@ -186,12 +196,19 @@ pub(crate) fn add_header(
 
 /// After each response head (redirects and WebSocket handshakes included): stores its `Set-Cookie`
 /// fields. The clock is read only when there is one.
+#[inline]
 pub(crate) fn store(jar: Option<&CookieJar>, url: &Uri, fields: &HeaderFields) {
-    let Some(jar) = jar else { return };
-    let mut values = fields.set_cookies().peekable();
-    if values.peek().is_none() {
-        return;
+    // Inline: a response without `Set-Cookie` costs one bit test.
+    if let Some(jar) = jar {
+        if fields.has_set_cookie() {
+            store_in_jar(jar, url, fields);
+        }
     }
+}
+
+#[inline(never)]
+fn store_in_jar(jar: &CookieJar, url: &Uri, fields: &HeaderFields) {
+    let values = fields.set_cookies();
     let (scheme, host, path) = parts(url);
     let now = SystemTime::now();
     let mut jar = jar.lock();

@@ -85,16 +85,24 @@ struct Inner {
     source: Option<Source>,
 }
 
+// Constructors are cold and out of line: every `?` and `map_err` on the request path then costs a call in
+// a block the compiler moves away, not the box, string and drop code inlined between the hot lines.
 impl Error {
+    #[cold]
+    #[inline(never)]
     pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Error { inner: Box::new(Inner { kind, message: message.into(), url: None, source: None }) }
     }
 
+    #[cold]
+    #[inline(never)]
     pub(crate) fn with_source(mut self, source: impl Into<Source>) -> Self {
         self.inner.source = Some(source.into());
         self
     }
 
+    #[cold]
+    #[inline(never)]
     pub(crate) fn with_url(mut self, url: &Uri) -> Self {
         if self.inner.url.is_none() {
             self.inner.url = Some(url.clone());
@@ -102,6 +110,8 @@ impl Error {
         self
     }
 
+    #[cold]
+    #[inline(never)]
     pub(crate) fn timeout(phase: TimeoutPhase) -> Self {
         Error::new(ErrorKind::Timeout(phase), format!("timed out ({})", phase_name(phase)))
     }
@@ -210,12 +220,16 @@ impl std::error::Error for Error {
 }
 
 impl From<reqivo_proto::h1::UsageError> for Error {
+    #[cold]
+    #[inline(never)]
     fn from(e: reqivo_proto::h1::UsageError) -> Self {
         Error::new(ErrorKind::InvalidRequest, "invalid request").with_source(e)
     }
 }
 
 impl From<reqivo_proto::h1::ProtoError> for Error {
+    #[cold]
+    #[inline(never)]
     fn from(e: reqivo_proto::h1::ProtoError) -> Self {
         let kind = if e.is_limit() { ErrorKind::TooLarge } else { ErrorKind::Protocol };
         let message = if e.is_limit() { "response exceeds a limit" } else { "malformed response" };
@@ -224,12 +238,16 @@ impl From<reqivo_proto::h1::ProtoError> for Error {
 }
 
 impl From<reqivo_proto::url::UrlError> for Error {
+    #[cold]
+    #[inline(never)]
     fn from(e: reqivo_proto::url::UrlError) -> Self {
         Error::new(ErrorKind::InvalidRequest, "invalid URL").with_source(e)
     }
 }
 
 /// Maps an I/O error during a phase to an [`Error`]: timeouts keep their phase, the rest is `Io`.
+#[cold]
+#[inline(never)]
 pub(crate) fn io_error(e: std::io::Error, phase: TimeoutPhase) -> Error {
     use std::io::ErrorKind as K;
     match e.kind() {

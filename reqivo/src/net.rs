@@ -55,3 +55,23 @@ pub(crate) fn connect_error(e: std::io::Error, addr: &SocketAddr) -> Error {
         Error::new(ErrorKind::Connect, format!("could not connect to {addr}")).with_source(e)
     }
 }
+
+/// Sets a blocking socket's read and write timeouts. Out of line: the blocking driver calls it only when
+/// the value changes (once per connection, usually).
+#[cold]
+#[inline(never)]
+pub(crate) fn set_socket_timeouts(tcp: &std::net::TcpStream, timeout: Option<Duration>) -> std::io::Result<()> {
+    tcp.set_read_timeout(timeout).and_then(|()| tcp.set_write_timeout(timeout))
+}
+
+/// Reads from `reader` into `buf`'s spare room, zeroed first, at most one TLS record's worth (std has no
+/// stable API to read into uninitialised memory). Out of line: a plain socket's read path stays short.
+#[inline(never)]
+pub(crate) fn read_zeroed(reader: &mut impl std::io::Read, buf: &mut bytes::BytesMut) -> std::io::Result<usize> {
+    let len = buf.len();
+    let room = (buf.capacity() - len).clamp(8 * 1024, 16 * 1024 + 256);
+    buf.resize(len + room, 0);
+    let result = reader.read(&mut buf[len..]);
+    buf.truncate(len + *result.as_ref().unwrap_or(&0));
+    result
+}

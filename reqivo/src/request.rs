@@ -237,15 +237,9 @@ pub struct RequestBuilder<'s, S: Driver> {
     headers: HeaderMap,
     query: String,
     pub(crate) body: RequestBody<S::Stream>,
-    timeouts: TimeoutOverrides,
+    /// The session's timeouts, overridden by the request's setters (copied once here: no merge later).
+    timeouts: Timeouts,
     error: Option<Error>,
-}
-
-#[derive(Default, Clone, Copy)]
-struct TimeoutOverrides {
-    connect: Option<Duration>,
-    read: Option<Duration>,
-    total: Option<Duration>,
 }
 
 /// A request ready to go: absolute URL, merged headers, effective timeouts.
@@ -275,7 +269,7 @@ impl<'s, S: Driver> RequestBuilder<'s, S> {
             headers: HeaderMap::new(),
             query: String::new(),
             body: RequestBody::Empty,
-            timeouts: TimeoutOverrides::default(),
+            timeouts: session.config().timeouts,
             error: None,
         }
     }
@@ -402,11 +396,7 @@ impl<'s, S: Driver> RequestBuilder<'s, S> {
                 None => None,
             },
         };
-        let timeouts = Timeouts {
-            connect: self.timeouts.connect.or(config.timeouts.connect),
-            read: self.timeouts.read.or(config.timeouts.read),
-            total: self.timeouts.total.or(config.timeouts.total),
-        };
+        let timeouts = self.timeouts;
         Ok((
             self.session,
             Prepared {

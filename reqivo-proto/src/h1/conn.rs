@@ -449,10 +449,8 @@ impl ClientConn {
 
     /// The next response event decoded from the receive buffer, `Ok(None)` when more input is needed.
     pub fn poll_event(&mut self) -> Result<Option<Event>, ProtoError> {
-        match &self.failure {
-            Some(Failure::Proto(e)) => return Err(e.clone()),
-            Some(Failure::Usage(_)) => return Ok(None),
-            None => {}
+        if let Some(failure) = &self.failure {
+            return failed_poll(failure);
         }
         // Nothing arrived since the last look found nothing to decode: the answer is the same (every
         // decoder here is pure over the buffer), so it is not worked out again. A driver polls once
@@ -469,11 +467,15 @@ impl ClientConn {
                 self.stalled_at = Some(self.recv.len());
                 Ok(None)
             }
-            Err(e) => {
-                self.failure = Some(Failure::Proto(e.clone()));
-                Err(e)
-            }
+            Err(e) => Err(self.fail_proto(e)),
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn fail_proto(&mut self, e: ProtoError) -> ProtoError {
+        self.failure = Some(Failure::Proto(e.clone()));
+        e
     }
 
     /// The whole body of the current response when all of it has arrived with a `Content-Length` (the
@@ -590,16 +592,38 @@ impl ClientConn {
         self.close.get_or_insert(reason);
     }
 
+    // The failure paths are cold and out of line, so the commands keep only a test on their hot lines.
+    #[inline]
     fn check_command(&self) -> Result<(), UsageError> {
         match &self.failure {
             None => Ok(()),
-            Some(Failure::Usage(e)) => Err(e.clone()),
-            Some(Failure::Proto(_)) => Err(UsageError::WrongState("the connection failed; poll_event says why")),
+            Some(failure) => Err(command_refused(failure)),
         }
     }
 
+    #[cold]
+    #[inline(never)]
     fn fail_usage(&mut self, e: UsageError) -> UsageError {
         self.failure = Some(Failure::Usage(e.clone()));
         e
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn command_refused(failure: &Failure) -> UsageError {
+    match failure {
+        Failure::Usage(e) => e.clone(),
+        Failure::Proto(_) => UsageError::WrongState("the connection failed; poll_event says why"),
+    }
+}
+
+/// What `poll_event` answers after a failure: the peer's error again, or nothing after a usage error.
+#[cold]
+#[inline(never)]
+fn failed_poll(failure: &Failure) -> Result<Option<Event>, ProtoError> {
+    match failure {
+        Failure::Proto(e) => Err(e.clone()),
+        Failure::Usage(_) => Ok(None),
     }
 }

@@ -170,11 +170,18 @@ struct FieldInfo {
 }
 
 /// One pass over the fields: checks, and what the connection must remember (no lookups by name).
+#[inline]
 fn check_fields(headers: &HeaderMap) -> Result<FieldInfo, UsageError> {
     if headers.is_empty() {
-        // The common request sends only the session's defaults; iterating an empty map is not free.
+        // The common request sends only the session's defaults; iterating an empty map is not free, and
+        // neither is a call: only the loop is out of line.
         return Ok(FieldInfo::default());
     }
+    check_each_field(headers)
+}
+
+#[inline(never)]
+fn check_each_field(headers: &HeaderMap) -> Result<FieldInfo, UsageError> {
     let (mut close, mut expect_continue) = (false, false);
     for (name, value) in headers {
         if name == header::CONTENT_LENGTH || name == header::TRANSFER_ENCODING {

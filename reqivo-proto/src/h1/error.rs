@@ -89,6 +89,8 @@ pub struct ProtoError {
 
 impl ProtoError {
     /// Creates an error of `kind` with a human-readable detail.
+    #[cold]
+    #[inline(never)]
     pub fn new(kind: ProtoErrorKind, detail: impl Into<String>) -> Self {
         ProtoError { kind, detail: detail.into() }
     }

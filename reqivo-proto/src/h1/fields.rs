@@ -77,6 +77,11 @@ impl HeaderFields {
     /// `spans` index into `bytes`; values holding an obs-fold line break are unfolded here.
     pub(super) fn new(bytes: Bytes, spans: Vec<Span>, may_hold_folds: bool) -> Self {
         let present = spans.iter().fold(0, |bits, s| bits | s.known);
+        Self::with_present(bytes, spans, present, may_hold_folds)
+    }
+
+    /// [`new`](Self::new) with the fields' [`known`] bits already gathered (by the scanner).
+    pub(super) fn with_present(bytes: Bytes, spans: Vec<Span>, present: u8, may_hold_folds: bool) -> Self {
         let fields = HeaderFields { bytes, spans, present };
         if may_hold_folds {
             fields.unfold_values()
@@ -87,6 +92,8 @@ impl HeaderFields {
 
     /// RFC 9112 §5.2: each obs-fold becomes one SP. Rare, so the unfolded values are appended to a copy of
     /// the head and their spans moved there.
+    #[cold]
+    #[inline(never)]
     fn unfold_values(mut self) -> Self {
         let folded = |s: &Span| self.bytes[range(s.value)].contains(&b'\n');
         if !self.spans.iter().any(folded) {
@@ -122,11 +129,14 @@ impl HeaderFields {
     }
 
     /// The value of the first field named `name` (ASCII case-insensitive).
+    #[inline]
     pub fn get(&self, name: &str) -> Option<&[u8]> {
         self.get_all(name).next()
     }
 
-    /// The values of every field named `name` (ASCII case-insensitive), in wire order.
+    /// The values of every field named `name` (ASCII case-insensitive), in wire order. Inline: for a
+    /// name known when compiling, the lookup of its bit folds away, and an absent known name costs a test.
+    #[inline]
     pub fn get_all<'a, 'n>(&'a self, name: &'n str) -> impl Iterator<Item = &'a [u8]> + use<'a, 'n> {
         let name = name.as_bytes();
         // A known name is found by its bit (and not at all when no field has it); another name by
@@ -143,6 +153,12 @@ impl HeaderFields {
     /// name lookup, and costs one bit test when there are none).
     pub fn set_cookies(&self) -> impl Iterator<Item = &[u8]> + '_ {
         self.known_values(known::SET_COOKIE)
+    }
+
+    /// True when the head has a `Set-Cookie` field (one bit test).
+    #[inline]
+    pub fn has_set_cookie(&self) -> bool {
+        self.present & known::SET_COOKIE != 0
     }
 
     /// The values of the fields with one of the [`known`] names, by its bit.

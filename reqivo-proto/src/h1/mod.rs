@@ -89,7 +89,7 @@ impl Default for Limits {
 }
 
 /// The head of a request, ready to be encoded.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct RequestHead<'a> {
     /// The request method.
     pub method: &'a Method,

@@ -64,7 +64,9 @@ fn reference_with(buf: &[u8], slots: usize, folds: bool) -> Result<Option<Parsed
     let line_end = buf[lead..].iter().position(|&b| b == b'\n').map_or(line_end, |i| lead + i);
     let line_end = if buf[line_end - 1] == b'\r' { line_end - 1 } else { line_end };
     let reason = (lead + 13).min(line_end)..line_end;
-    Ok(Some(ParsedHead { len, version, status, reason, fields: spans(buf, response.headers), may_hold_folds: folds }))
+    let fields = spans(buf, response.headers);
+    let present = fields.iter().fold(0, |bits, s| bits | s.known);
+    Ok(Some(ParsedHead { len, version, status, reason, fields, present, may_hold_folds: folds }))
 }
 
 fn spans(buf: &[u8], headers: &[httparse::Header<'_>]) -> Vec<Span> {

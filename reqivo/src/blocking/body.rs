@@ -16,21 +16,14 @@ use crate::response::{BodyTimings, Response};
 /// A response body being read from its connection. When the body ends, the connection goes back to the
 /// pool; when the body is dropped before its end, the connection is closed.
 pub struct Body {
-    state: BodyState<Conn>,
+    /// Started by the session ([`BodyState::start`]) once the body is in its response's box.
+    pub(super) state: BodyState<Conn>,
     wait: Wait,
 }
 
 impl Body {
-    pub(crate) fn new(
-        pooled: Pooled<Box<Conn>>,
-        wait: Wait,
-        gzip: bool,
-        limit: Option<u64>,
-        head_at: Instant,
-    ) -> Result<Body> {
-        let mut body = Body { state: BodyState::new(pooled, gzip, limit, head_at), wait };
-        body.state.start()?;
-        Ok(body)
+    pub(crate) fn new(pooled: Pooled<Box<Conn>>, wait: Wait, gzip: bool, limit: Option<u64>, head_at: Instant) -> Body {
+        Body { state: BodyState::new(pooled, gzip, limit, head_at), wait }
     }
 
     /// The next piece of the body, `None` at its end.

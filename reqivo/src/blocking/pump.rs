@@ -1,6 +1,6 @@
 //! The I/O loop: moves bytes between the socket and the core's buffers. Mirrors `tokio/pump.rs`.
 
-use std::io::{IoSlice, Read, Write};
+use std::io::{IoSlice, Write};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -56,10 +56,7 @@ impl Conn {
             None => None,
         };
         if timeout != self.socket_timeout {
-            let tcp = self.io.tcp();
-            tcp.set_read_timeout(timeout)
-                .and_then(|()| tcp.set_write_timeout(timeout))
-                .map_err(|e| io_error(e, wait.phase))?;
+            crate::net::set_socket_timeouts(self.io.tcp(), timeout).map_err(|e| io_error(e, wait.phase))?;
             self.socket_timeout = timeout;
         }
         Ok(true)
@@ -221,12 +218,11 @@ impl Conn {
 }
 
 /// Reads into the spare capacity the core reserved. A plain socket receives straight into the
-/// uninitialised spare capacity; a TLS stream needs an initialised buffer (std has no stable API to read
-/// into uninitialised memory), so that region is zeroed first, at most one TLS record's worth.
+/// uninitialised spare capacity; a TLS stream needs an initialised buffer (see `net::read_zeroed`).
 pub(crate) fn read_into(io: &mut Transport, buf: &mut BytesMut) -> std::io::Result<usize> {
-    let len = buf.len();
     match io {
         Transport::Plain(tcp) => {
+            let len = buf.len();
             // An empty buffer would read as EOF.
             buf.reserve(1);
             let spare = buf.spare_capacity_mut();
@@ -235,12 +231,6 @@ pub(crate) fn read_into(io: &mut Transport, buf: &mut BytesMut) -> std::io::Resu
             unsafe { buf.set_len(len + n) };
             Ok(n)
         }
-        Transport::Tls(tls) => {
-            let room = (buf.capacity() - len).clamp(8 * 1024, 16 * 1024 + 256);
-            buf.resize(len + room, 0);
-            let result = tls.read(&mut buf[len..]);
-            buf.truncate(len + *result.as_ref().unwrap_or(&0));
-            result
-        }
+        Transport::Tls(tls) => crate::net::read_zeroed(tls, buf),
     }
 }

@@ -8,7 +8,6 @@ use reqivo_proto::deadline::{Deadlines, Phase};
 use reqivo_proto::h1::{BodyLength, ClientConn, Event, RequestHead, ResponseHead};
 use reqivo_proto::pool::{PoolKey, PoolStats};
 use reqivo_proto::redirect::{Decision, Redirects};
-use reqivo_proto::url::Target;
 
 use super::body::Body;
 use super::connect::connect;
@@ -16,7 +15,7 @@ use super::pump::{Conn, Wait, Waited};
 use crate::config::{Config, SessionBuilder};
 use crate::error::{Error, ErrorKind, Result};
 use crate::exchange::{
-    apply_redirect, body_length, check_request, gunzip, may_retry, redirect_error, request_head, response,
+    apply_redirect, body_length, check_request, gunzip, may_retry, redirect_error, request_head_from, response,
 };
 use crate::pool::{waited, Attempt, Pooled, SharedPool};
 use crate::request::{sealed, Driver, LastUrl, Prepared, RequestBody, RequestBuilder};
@@ -79,7 +78,8 @@ impl Session {
         self.inner.pool.stats()
     }
 
-    fn execute(&self, mut req: Prepared<Stream>) -> Result<Response<Body>> {
+    /// Runs one logical request. `req` is taken by reference: it is large, and every move of it is a copy.
+    fn execute(&self, req: &mut Prepared<Stream>) -> Result<Response<Body>> {
         let config = &self.inner.config;
         let start = Instant::now();
         let deadlines = Deadlines::new(start, req.timeouts.total);
@@ -87,8 +87,8 @@ impl Session {
         // Filled in place by `attempt`, as in the async twin (where returning them copies them out of its future).
         let (mut timings, mut head_at) = (Timings::default(), start);
         loop {
-            crate::cookies::attach(config, &mut req);
-            let (pooled, head) = self.attempt(&mut req, &deadlines, start, (&mut timings, &mut head_at))?;
+            crate::cookies::attach(config, req);
+            let (pooled, head) = self.attempt(req, &deadlines, start, (&mut timings, &mut head_at))?;
             crate::cookies::store(config.cookies.as_deref(), &req.url, &head.headers);
             // Only a redirect status looks for a Location.
             let decision = if config.follow_redirects && head.status.is_redirection() {
@@ -103,20 +103,26 @@ impl Session {
             match decision {
                 Decision::Deliver => {
                     let (remote, gzip) = (pooled.conn.remote, gunzip(&head.headers, config.gzip));
-                    let body = Body::new(pooled, wait, gzip, config.limits.max_body_size, head_at)?;
-                    return Ok(response(head, req.url, remote, timings, gzip, body));
+                    let body = Body::new(pooled, wait, gzip, config.limits.max_body_size, head_at);
+                    let mut resp = response(head, req.url.clone(), remote, timings, gzip, body);
+                    // Started in its box: a `Result` holding the body would be one more copy of it.
+                    resp.parts.body.state.start()?;
+                    return Ok(resp);
                 }
                 Decision::Follow(follow) => {
                     trace::event!("following redirect to {}", follow.url);
-                    Body::new(pooled, wait, false, None, head_at)?.discard();
-                    apply_redirect(&mut req, follow, config);
+                    let mut body = Body::new(pooled, wait, false, None, head_at);
+                    body.state.start()?;
+                    body.discard();
+                    apply_redirect(req, follow, config);
+                    timings = Timings::default();
                 }
             }
         }
     }
 
-    /// Sends the request once, or twice when a reused connection turned out to be dead. Sets the timings and
-    /// when the head arrived.
+    /// Sends the request once, or twice when a reused connection turned out to be dead. Sets the timings
+    /// (`timings` starts out default) and when the head arrived.
     fn attempt(
         &self,
         req: &mut Prepared<Stream>,
@@ -129,21 +135,17 @@ impl Session {
             None => Arc::new(self.inner.pool.target(&req.url).map_err(|e| Error::from(e).with_url(&req.url))?),
         };
         let length = body_length(&req.method, &req.body);
+        let config = &self.inner.config;
+        // Built once for the pool's check and the core's encoder; the body is borrowed on its own.
+        let head = request_head_from(&req.method, req.host.as_deref(), &req.headers, req.defaults, &target, config);
         let mut retried = false;
         // The request just started: the pool wait starts with it (one clock read fewer).
         let mut wait_start = start;
         loop {
-            *timings = Timings::default();
             let mut pooled = self
-                .checkout(
-                    &target.key,
-                    (&request_head(req, &target, &self.inner.config), length),
-                    req.timeouts.connect,
-                    deadlines,
-                    (wait_start, timings),
-                )
+                .checkout(&target.key, (&head, length), req.timeouts.connect, deadlines, (wait_start, timings))
                 .map_err(|e| e.with_url(&req.url))?;
-            match send(&mut pooled.conn, req, &target, deadlines, &self.inner.config) {
+            match send(&mut pooled.conn, (head, length), &mut req.body, req.timeouts.read, deadlines, config) {
                 Ok(head) => {
                     *head_at = Instant::now();
                     timings.first_byte = *head_at - start;
@@ -169,6 +171,7 @@ impl Session {
                     trace::event!("retrying on a fresh connection after: {e}");
                     retried = true;
                     wait_start = Instant::now();
+                    *timings = Timings::default();
                 }
             }
         }
@@ -222,17 +225,17 @@ impl Session {
 /// Writes the request and reads up to the final response head.
 fn send(
     conn: &mut Conn,
-    req: &mut Prepared<Stream>,
-    target: &Target,
+    (head, length): (RequestHead<'_>, BodyLength),
+    body: &mut RequestBody<Stream>,
+    gap: Option<Duration>,
     deadlines: &Deadlines,
     config: &Config,
 ) -> Result<ResponseHead> {
-    let length = body_length(&req.method, &req.body);
-    conn.proto.send_request(request_head(req, target, config), length)?;
-    let write = Wait { deadlines: *deadlines, gap: req.timeouts.read, phase: Phase::Write };
+    conn.proto.send_request(head, length)?;
+    let write = Wait { deadlines: *deadlines, gap, phase: Phase::Write };
     // A body carries the head with it: one vectored write from memory (see `Conn::write_body`), or the
     // stream's first piece (see `send_body`).
-    if !(matches!(req.body, RequestBody::Bytes(_) | RequestBody::Stream(_)) && conn.proto.wants_body()) {
+    if !(matches!(body, RequestBody::Bytes(_) | RequestBody::Stream(_)) && conn.proto.wants_body()) {
         conn.flush(&write)?;
     }
     let mut early = None;
@@ -250,15 +253,15 @@ fn send(
             }
         }
         if early.is_none() {
-            if let Err(e) = send_body(conn, &mut req.body, &write) {
-                early = Some(answer_to_failed_upload(conn, e, deadlines, req.timeouts.read)?);
+            if let Err(e) = send_body(conn, body, &write) {
+                early = Some(answer_to_failed_upload(conn, e, deadlines, gap)?);
             }
         }
     }
     if let Some(h) = early {
         return Ok(h);
     }
-    let wait = Wait { deadlines: *deadlines, gap: req.timeouts.read, phase: Phase::ResponseHead };
+    let wait = Wait { deadlines: *deadlines, gap, phase: Phase::ResponseHead };
     loop {
         match conn.next_event(&wait)? {
             Event::Informational(_) => {}
@@ -326,8 +329,8 @@ impl<'s> RequestBuilder<'s, Session> {
     /// Sends the request and returns the response once its head has arrived; the body is read from the
     /// [`Response`].
     pub fn send(self) -> Result<Response<Body>> {
-        let (session, prepared) = self.prepare()?;
+        let (session, mut prepared) = self.prepare()?;
         let span = trace::request_span(&prepared.method, &prepared.url);
-        trace::in_span_sync(span, || session.execute(prepared))
+        trace::in_span_sync(span, || session.execute(&mut prepared))
     }
 }
