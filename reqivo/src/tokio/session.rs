@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use reqivo_proto::deadline::{Deadlines, Phase};
-use reqivo_proto::h1::{BodyLength, ClientConn, Event, RequestHead, ResponseHead};
+use reqivo_proto::h1::{BodyLength, ClientConn, Event, ResponseHead};
 use reqivo_proto::pool::{PoolKey, PoolStats};
 use reqivo_proto::redirect::{Decision, Redirects};
 use reqivo_proto::url::Target;
@@ -138,16 +138,28 @@ impl AsyncSession {
         let mut wait_start = start;
         loop {
             *timings = Timings::default();
-            let mut pooled = self
-                .checkout(
-                    &target.key,
-                    (&request_head(req, &target, &self.inner.config), length),
-                    req.timeouts.connect,
-                    deadlines,
-                    (wait_start, timings),
-                )
-                .await
-                .map_err(|e| e.with_url(&req.url))?;
+            let key = &target.key;
+            let pool = &self.inner.pool;
+            // An idle connection is taken here; connecting and waiting for a slot go through `checkout`,
+            // out of line and boxed: most requests reuse a connection, and their future and its poll
+            // then carry none of that.
+            let mut pooled =
+                match pool.try_checkout(key, wait_start, |c| crate::net::idle_socket_is_open(c.io.tcp(), key.tls)) {
+                    Attempt::Reuse(mut pooled) => {
+                        timings.pool_wait = Some(Duration::ZERO);
+                        pooled.conn.proto.set_limits(self.inner.config.limits);
+                        pooled
+                    }
+                    first => {
+                        // Checked before a connection is opened for it (see `check_request`); a request that
+                        // waits for a slot is checked before the wait.
+                        check_request(&request_head(req, &target, &self.inner.config), length)
+                            .map_err(|e| e.with_url(&req.url))?;
+                        Box::pin(self.checkout(key, first, req.timeouts.connect, deadlines, (wait_start, timings)))
+                            .await
+                            .map_err(|e| e.with_url(&req.url))?
+                    }
+                };
             match send(&mut pooled.conn, req, &target, deadlines, &self.inner.config).await {
                 Ok(head) => {
                     *head_at = Instant::now();
@@ -179,11 +191,11 @@ impl AsyncSession {
         }
     }
 
+    /// Goes on from a first checkout that found no idle connection: connects, or waits for a slot.
     async fn checkout(
         &self,
         key: &PoolKey,
-        // Checked only before a new connection is opened for it (see `check_request`).
-        (head, length): (&RequestHead<'_>, BodyLength),
+        first: Attempt<Box<Conn>>,
         // Only the connect timeout: a `&Prepared` held across `.await` would make the future !Send
         // (the boxed body stream is not `Sync`).
         connect_timeout: Option<Duration>,
@@ -194,16 +206,10 @@ impl AsyncSession {
         let config = &self.inner.config;
         let pool = &self.inner.pool;
         let mut now = wait_start;
+        let mut attempt = first;
         let mut waiting = None;
         loop {
-            // Registered before the checkout, so a slot freed in between still wakes this waiter; only once
-            // a checkout said `Wait` (it is then tried again, registered), as most checkouts never wait.
-            let freed = waiting.is_some().then(|| pool.freed_async.notified());
-            tokio::pin!(freed);
-            if let Some(freed) = freed.as_mut().as_pin_mut() {
-                freed.enable();
-            }
-            match pool.try_checkout(key, now, |c| crate::net::idle_socket_is_open(c.io.tcp(), key.tls)) {
+            match attempt {
                 Attempt::Reuse(mut pooled) => {
                     timings.pool_wait = Some(waited(wait_start, now));
                     pooled.conn.proto.set_limits(config.limits);
@@ -211,25 +217,32 @@ impl AsyncSession {
                 }
                 Attempt::Connect(slot) => {
                     timings.pool_wait = Some(waited(wait_start, now));
-                    check_request(head, length)?;
                     let (io, remote) = connect(key, &config.tls, connect_timeout, deadlines, timings).await?;
                     trace::event!("connected to {remote} (tls: {}) in {:?}", key.tls, timings.connect);
                     return Ok(slot.attach(Box::new(Conn::new(io, ClientConn::new(config.limits), remote))));
                 }
-                Attempt::Wait if waiting.is_none() => waiting = Some(pool.async_waiter()),
-                Attempt::Wait => {
-                    now = Instant::now();
-                    let pool_left = config.pool_wait_timeout.map(|t| t.saturating_sub(now - wait_start));
-                    let Some(freed) = freed.as_pin_mut() else { continue };
-                    match deadlines.next(now, pool_left) {
-                        Some((left, _)) if left.is_zero() => return Err(Error::timeout(Phase::PoolWait)),
-                        Some((left, _)) => {
-                            let _ = tokio::time::timeout(left, freed).await;
-                        }
-                        None => freed.await,
+                Attempt::Wait => {}
+            }
+            // The pool is full: from now on this task counts as a waiter, and each checkout is tried again
+            // registered for the next freed slot, so a slot freed in between still wakes it.
+            if waiting.is_none() {
+                waiting = Some(pool.async_waiter());
+            }
+            let freed = pool.freed_async.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            attempt = pool.try_checkout(key, now, |c| crate::net::idle_socket_is_open(c.io.tcp(), key.tls));
+            if let Attempt::Wait = attempt {
+                now = Instant::now();
+                let pool_left = config.pool_wait_timeout.map(|t| t.saturating_sub(now - wait_start));
+                match deadlines.next(now, pool_left) {
+                    Some((left, _)) if left.is_zero() => return Err(Error::timeout(Phase::PoolWait)),
+                    Some((left, _)) => {
+                        let _ = tokio::time::timeout(left, freed).await;
                     }
-                    now = Instant::now();
+                    None => freed.await,
                 }
+                now = Instant::now();
             }
         }
     }
