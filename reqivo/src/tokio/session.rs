@@ -2,7 +2,7 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{ready, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -288,13 +288,18 @@ async fn send(
         return Ok(h);
     }
     let wait = Wait { deadlines: *deadlines, gap: req.timeouts.read, phase: Phase::ResponseHead };
-    loop {
-        match conn.next_event(&wait).await? {
-            Event::Informational(_) => {}
-            Event::Head(h) => return Ok(h),
-            _ => return Err(Error::new(ErrorKind::Protocol, "unexpected event before the response head")),
-        }
-    }
+    // Everything is written by now. Polled here rather than through `next_event`: a future layer less,
+    // and the head handed out from where the core produced it.
+    debug_assert!(conn.proto.poll_transmit().is_none());
+    std::future::poll_fn(|cx| loop {
+        return Poll::Ready(match ready!(conn.poll_wait_event(cx, &wait))? {
+            Waited::Event(Event::Informational(_)) => continue,
+            Waited::Event(Event::Head(h)) => Ok(h),
+            Waited::GapElapsed => Err(Error::timeout(wait.phase)),
+            Waited::Event(_) => Err(Error::new(ErrorKind::Protocol, "unexpected event before the response head")),
+        });
+    })
+    .await
 }
 
 /// A server may answer and close without reading the whole body (a 413, a 401): the write then fails,
