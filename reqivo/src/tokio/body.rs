@@ -25,16 +25,21 @@ pub struct AsyncBody {
 }
 
 impl AsyncBody {
+    /// A body whose head has just arrived; `start` it once it is where it stays (in the response's box):
+    /// returned in a `Result`, it would be moved once more.
     pub(crate) fn new(
         pooled: Pooled<Box<Conn>>,
         wait: Wait,
         gzip: bool,
         limit: Option<u64>,
         head_at: Instant,
-    ) -> Result<AsyncBody> {
-        let mut body = AsyncBody { state: BodyState::new(pooled, gzip, limit, head_at), wait };
-        body.state.start()?;
-        Ok(body)
+    ) -> AsyncBody {
+        AsyncBody { state: BodyState::new(pooled, gzip, limit, head_at), wait }
+    }
+
+    /// Decodes what arrived with the head (often the whole body).
+    pub(crate) fn start(&mut self) -> Result<()> {
+        self.state.start()
     }
 
     /// Polls for the next piece of the body, `None` at its end.

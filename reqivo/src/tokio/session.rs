@@ -107,12 +107,16 @@ impl AsyncSession {
             match decision {
                 Decision::Deliver => {
                     let (remote, gzip) = (pooled.conn.remote, gunzip(&head.headers, config.gzip));
-                    let body = AsyncBody::new(pooled, wait, gzip, config.limits.max_body_size, head_at)?;
-                    return Ok(response(head, Arc::clone(&req.url), remote, timings, gzip, body));
+                    let body = AsyncBody::new(pooled, wait, gzip, config.limits.max_body_size, head_at);
+                    let mut resp = response(head, Arc::clone(&req.url), remote, timings, gzip, body);
+                    resp.parts.body.start()?;
+                    return Ok(resp);
                 }
                 Decision::Follow(follow) => {
                     trace::event!("following redirect to {}", follow.url);
-                    AsyncBody::new(pooled, wait, false, None, head_at)?.discard().await;
+                    let mut body = AsyncBody::new(pooled, wait, false, None, head_at);
+                    body.start()?;
+                    body.discard().await;
                     apply_redirect(req, follow, config);
                 }
             }
@@ -160,7 +164,7 @@ impl AsyncSession {
                             .map_err(|e| e.with_url(&req.url))?
                     }
                 };
-            match send(&mut pooled.conn, req, &target, deadlines, &self.inner.config).await {
+            match send(&mut pooled.conn, req, (&target, length), deadlines, &self.inner.config).await {
                 Ok(head) => {
                     *head_at = Instant::now();
                     timings.first_byte = *head_at - start;
@@ -252,11 +256,11 @@ impl AsyncSession {
 async fn send(
     conn: &mut Conn,
     req: &mut Prepared<Stream>,
-    target: &Target,
+    // The length: worked out once per request, by the caller.
+    (target, length): (&Target, BodyLength),
     deadlines: &Deadlines,
     config: &Config,
 ) -> Result<ResponseHead> {
-    let length = body_length(&req.method, &req.body);
     conn.proto.send_request(request_head(req, target, config), length)?;
     let write = Wait { deadlines: *deadlines, gap: req.timeouts.read, phase: Phase::Write };
     // A body carries the head with it: one vectored write from memory (see `Conn::write_body`), or the
