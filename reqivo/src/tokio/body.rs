@@ -27,6 +27,7 @@ pub struct AsyncBody {
 impl AsyncBody {
     /// A body whose head has just arrived; `start` it once it is where it stays (in the response's box):
     /// returned in a `Result`, it would be moved once more.
+    #[inline]
     pub(crate) fn new(
         pooled: Pooled<Box<Conn>>,
         wait: Wait,
@@ -38,6 +39,7 @@ impl AsyncBody {
     }
 
     /// Decodes what arrived with the head (often the whole body).
+    #[inline]
     pub(crate) fn start(&mut self) -> Result<()> {
         self.state.start()
     }
