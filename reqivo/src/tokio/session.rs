@@ -9,7 +9,7 @@ use bytes::Bytes;
 use reqivo_proto::deadline::{Deadlines, Phase};
 use reqivo_proto::h1::{BodyLength, ClientConn, Event, ResponseHead};
 use reqivo_proto::pool::{PoolKey, PoolStats};
-use reqivo_proto::redirect::{Decision, Redirects};
+use reqivo_proto::redirect::{Decision, Follow, Redirects};
 use reqivo_proto::url::Target;
 
 use super::body::AsyncBody;
@@ -52,6 +52,13 @@ struct Inner {
     last_url: LastUrl,
 }
 
+/// How an attempt ended: with the response to hand out, or with a redirect to follow once the body of
+/// this response is drained (boxed: rare, and the common case then moves only a pointer).
+enum Outcome {
+    Deliver(Response<AsyncBody>),
+    Follow(Box<(AsyncBody, Follow)>),
+}
+
 impl sealed::Sealed for AsyncSession {
     fn config(&self) -> &Config {
         &self.inner.config
@@ -88,34 +95,13 @@ impl AsyncSession {
         let start = Instant::now();
         let deadlines = Deadlines::new(start, req.timeouts.total);
         let mut redirects = Redirects::new(config.max_redirects);
-        // Filled in place by `attempt`: returned, they would be copied out through its future.
-        let (mut timings, mut head_at) = (Timings::default(), start);
         loop {
             crate::cookies::attach(config, req);
-            let (pooled, head) = self.attempt(req, &deadlines, start, (&mut timings, &mut head_at)).await?;
-            crate::cookies::store(config.cookies.as_deref(), &req.url, &head.headers);
-            // Only a redirect status looks for a Location.
-            let decision = if config.follow_redirects && head.status.is_redirection() {
-                let location = head.headers.get("location");
-                redirects
-                    .on_response(&req.method, &req.url, head.status, location, req.body.replayable())
-                    .map_err(|e| redirect_error(e, &req.url))?
-            } else {
-                Decision::Deliver
-            };
-            let wait = Wait { deadlines, gap: req.timeouts.read, phase: Phase::Body };
-            match decision {
-                Decision::Deliver => {
-                    let (remote, gzip) = (pooled.conn.remote, gunzip(&head.headers, config.gzip));
-                    let body = AsyncBody::new(pooled, wait, gzip, config.limits.max_body_size, head_at);
-                    let mut resp = response(head, Arc::clone(&req.url), remote, timings, gzip, body);
-                    resp.parts.body.start()?;
-                    return Ok(resp);
-                }
-                Decision::Follow(follow) => {
+            match self.attempt(req, &deadlines, start, &mut redirects).await? {
+                Outcome::Deliver(resp) => return Ok(resp),
+                Outcome::Follow(follow) => {
+                    let (body, follow) = *follow;
                     trace::event!("following redirect to {}", follow.url);
-                    let mut body = AsyncBody::new(pooled, wait, false, None, head_at);
-                    body.start()?;
                     body.discard().await;
                     apply_redirect(req, follow, config);
                 }
@@ -123,15 +109,17 @@ impl AsyncSession {
         }
     }
 
-    /// Sends the request once, or twice when a reused connection turned out to be dead. Sets the timings and
-    /// when the head arrived.
+    /// Sends the request once, or twice when a reused connection turned out to be dead, and decides what
+    /// its response is for. The response is built here, in its box, and handed out as one pointer: the
+    /// connection, head and timings are not moved out through this future.
     async fn attempt(
         &self,
         req: &mut Prepared<Stream>,
         deadlines: &Deadlines,
         start: Instant,
-        (timings, head_at): (&mut Timings, &mut Instant),
-    ) -> Result<(Pooled<Box<Conn>>, ResponseHead)> {
+        redirects: &mut Redirects,
+    ) -> Result<Outcome> {
+        let config = &self.inner.config;
         let target = match req.target.take() {
             Some(target) => target,
             None => Arc::new(self.inner.pool.target(&req.url).map_err(|e| Error::from(e).with_url(&req.url))?),
@@ -140,8 +128,8 @@ impl AsyncSession {
         let mut retried = false;
         // The request just started: the pool wait starts with it (one clock read fewer).
         let mut wait_start = start;
+        let mut timings = Timings::default();
         loop {
-            *timings = Timings::default();
             let key = &target.key;
             let pool = &self.inner.pool;
             // An idle connection is taken here; connecting and waiting for a slot go through `checkout`,
@@ -151,27 +139,21 @@ impl AsyncSession {
                 match pool.try_checkout(key, wait_start, |c| crate::net::idle_socket_is_open(c.io.tcp(), key.tls)) {
                     Attempt::Reuse(mut pooled) => {
                         timings.pool_wait = Some(Duration::ZERO);
-                        pooled.conn.proto.set_limits(self.inner.config.limits);
+                        pooled.conn.proto.set_limits(config.limits);
                         pooled
                     }
                     first => {
                         // Checked before a connection is opened for it (see `check_request`); a request that
                         // waits for a slot is checked before the wait.
-                        check_request(&request_head(req, &target, &self.inner.config), length)
-                            .map_err(|e| e.with_url(&req.url))?;
+                        check_request(&request_head(req, &target, config), length).map_err(|e| e.with_url(&req.url))?;
+                        let timings = &mut timings;
                         Box::pin(self.checkout(key, first, req.timeouts.connect, deadlines, (wait_start, timings)))
                             .await
                             .map_err(|e| e.with_url(&req.url))?
                     }
                 };
-            match send(&mut pooled.conn, req, (&target, length), deadlines, &self.inner.config).await {
-                Ok(head) => {
-                    *head_at = Instant::now();
-                    timings.first_byte = *head_at - start;
-                    trace::event!("response {} (reused connection: {})", head.status, pooled.reused);
-                    timings.reused_connection = pooled.reused;
-                    return Ok((pooled, head));
-                }
+            let head = match send(&mut pooled.conn, req, (&target, length), deadlines, config).await {
+                Ok(head) => head,
                 Err(e) => {
                     let proto = &pooled.conn.proto;
                     let written = proto.poll_transmit().is_none() && !proto.wants_body();
@@ -190,8 +172,39 @@ impl AsyncSession {
                     trace::event!("retrying on a fresh connection after: {e}");
                     retried = true;
                     wait_start = Instant::now();
+                    timings = Timings::default();
+                    continue;
                 }
-            }
+            };
+            let head_at = Instant::now();
+            timings.first_byte = head_at - start;
+            trace::event!("response {} (reused connection: {})", head.status, pooled.reused);
+            timings.reused_connection = pooled.reused;
+            crate::cookies::store(config.cookies.as_deref(), &req.url, &head.headers);
+            // Only a redirect status looks for a Location.
+            let decision = if config.follow_redirects && head.status.is_redirection() {
+                let location = head.headers.get("location");
+                redirects
+                    .on_response(&req.method, &req.url, head.status, location, req.body.replayable())
+                    .map_err(|e| redirect_error(e, &req.url))?
+            } else {
+                Decision::Deliver
+            };
+            let wait = Wait { deadlines: *deadlines, gap: req.timeouts.read, phase: Phase::Body };
+            return match decision {
+                Decision::Deliver => {
+                    let (remote, gzip) = (pooled.conn.remote, gunzip(&head.headers, config.gzip));
+                    let body = AsyncBody::new(pooled, wait, gzip, config.limits.max_body_size, head_at);
+                    let mut resp = response(head, Arc::clone(&req.url), remote, timings, gzip, body);
+                    resp.parts.body.start()?;
+                    Ok(Outcome::Deliver(resp))
+                }
+                Decision::Follow(follow) => {
+                    let mut body = AsyncBody::new(pooled, wait, false, None, head_at);
+                    body.start()?;
+                    Ok(Outcome::Follow(Box::new((body, follow))))
+                }
+            };
         }
     }
 
