@@ -49,10 +49,11 @@ pub(crate) enum Waited {
     GapElapsed,
 }
 
-/// The timer of the read (or write) in progress. A tokio timer costs more to set up and take down than a read, so
-/// one is kept per connection and set only when a read has to wait; it is moved only when a wait must end
-/// sooner than it is set for: a timer set for an earlier wait's deadline that fires early is moved on then.
-/// Nor is it polled again while it is set and holds this task's waker: a poll costs more than the read.
+/// The timer of the read (or write: they never overlap) in progress. A tokio timer costs more to set up
+/// and take down than a read, so one is kept per connection and set only when a read or write has to
+/// wait; it is moved only when a wait must end sooner than it is set for: a timer set for an earlier
+/// wait's deadline that fires early is moved on then. Nor is it polled again while it is set and holds
+/// this task's waker: a poll costs more than the read.
 #[derive(Default)]
 struct Timer {
     sleep: Option<Pin<Box<Sleep>>>,
@@ -132,7 +133,8 @@ impl Conn {
     }
 
     /// `flush` as a poll function: a write that has to wait is bounded by the connection's timer, as a
-    /// read is (they never overlap), rather than by a timeout future set up around every write.
+    /// read is, rather than by a timeout future set up around every write. (A TLS connection is flushed
+    /// even when nothing was queued: that writes what rustls may hold, if anything, and costs nothing else.)
     pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>, wait: &Wait) -> Poll<Result<()>> {
         while let Some(bytes) = self.proto.poll_transmit() {
             if let ReadWait::Idle = self.timer.read {
