@@ -196,12 +196,12 @@ impl AsyncSession {
                     let (remote, gzip) = (pooled.conn.remote, gunzip(&head.headers, config.gzip));
                     let body = AsyncBody::new(pooled, wait, gzip, config.limits.max_body_size, head_at);
                     let mut resp = response(head, Arc::clone(&req.url), remote, timings, gzip, body);
-                    resp.parts.body.start()?;
+                    resp.parts.body.state.start()?;
                     Ok(Outcome::Deliver(resp))
                 }
                 Decision::Follow(follow) => {
                     let mut body = AsyncBody::new(pooled, wait, false, None, head_at);
-                    body.start()?;
+                    body.state.start()?;
                     Ok(Outcome::Follow(Box::new((body, follow))))
                 }
             };
