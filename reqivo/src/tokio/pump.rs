@@ -64,7 +64,7 @@ struct Timer {
     read: ReadWait,
 }
 
-/// The deadline of the read in progress, worked out only once the read has to wait.
+/// The deadline of the read (or write) in progress, worked out only once it has to wait.
 #[derive(Default, Clone, Copy)]
 enum ReadWait {
     #[default]
@@ -75,7 +75,7 @@ enum ReadWait {
 }
 
 impl Timer {
-    /// Called when a read returned `Pending`: ready when the read's time has run out.
+    /// Called when a read or write returned `Pending`: ready when its time has run out.
     fn poll_expired(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let until = match self.read {
             ReadWait::Started(left) => {
