@@ -20,21 +20,22 @@ use crate::response::{BodyTimings, Response};
 /// A response body being read from its connection. When the body ends, the connection goes back to the
 /// pool; when the body is dropped before its end, the connection is closed.
 pub struct AsyncBody {
-    state: BodyState<Conn>,
+    pub(super) state: BodyState<Conn>,
     wait: Wait,
 }
 
 impl AsyncBody {
+    /// A body whose head has just arrived; its state is started (`BodyState::start`) once it is where it
+    /// stays, in the response's box: returned in a `Result`, it would be moved once more.
+    #[inline]
     pub(crate) fn new(
         pooled: Pooled<Box<Conn>>,
         wait: Wait,
         gzip: bool,
         limit: Option<u64>,
         head_at: Instant,
-    ) -> Result<AsyncBody> {
-        let mut body = AsyncBody { state: BodyState::new(pooled, gzip, limit, head_at), wait };
-        body.state.start()?;
-        Ok(body)
+    ) -> AsyncBody {
+        AsyncBody { state: BodyState::new(pooled, gzip, limit, head_at), wait }
     }
 
     /// Polls for the next piece of the body, `None` at its end.

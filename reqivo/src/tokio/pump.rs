@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use bytes::{BufMut, BytesMut};
 use reqivo_proto::deadline::{Deadlines, Phase};
 use reqivo_proto::h1::{ClientConn, Event};
-use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::time::Sleep;
 
 use super::connect::Transport;
@@ -49,10 +49,11 @@ pub(crate) enum Waited {
     GapElapsed,
 }
 
-/// The timer of the read in progress. A tokio timer costs more to set up and take down than a read, so
-/// one is kept per connection and set only when a read has to wait; it is moved only when a wait must end
-/// sooner than it is set for: a timer set for an earlier wait's deadline that fires early is moved on then.
-/// Nor is it polled again while it is set and holds this task's waker: a poll costs more than the read.
+/// The timer of the read (or write: they never overlap) in progress. A tokio timer costs more to set up
+/// and take down than a read, so one is kept per connection and set only when a read or write has to
+/// wait; it is moved only when a wait must end sooner than it is set for: a timer set for an earlier
+/// wait's deadline that fires early is moved on then. Nor is it polled again while it is set and holds
+/// this task's waker: a poll costs more than the read.
 #[derive(Default)]
 struct Timer {
     sleep: Option<Pin<Box<Sleep>>>,
@@ -63,7 +64,7 @@ struct Timer {
     read: ReadWait,
 }
 
-/// The deadline of the read in progress, worked out only once the read has to wait.
+/// The deadline of the read (or write) in progress, worked out only once it has to wait.
 #[derive(Default, Clone, Copy)]
 enum ReadWait {
     #[default]
@@ -74,7 +75,7 @@ enum ReadWait {
 }
 
 impl Timer {
-    /// Called when a read returned `Pending`: ready when the read's time has run out.
+    /// Called when a read or write returned `Pending`: ready when its time has run out.
     fn poll_expired(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let until = match self.read {
             ReadWait::Started(left) => {
@@ -128,25 +129,38 @@ impl Conn {
 
     /// Writes everything the core has queued.
     pub(crate) async fn flush(&mut self, wait: &Wait) -> Result<()> {
-        if self.proto.poll_transmit().is_none() {
-            return Ok(());
-        }
+        poll_fn(|cx| self.poll_flush(cx, wait)).await
+    }
+
+    /// `flush` as a poll function: a write that has to wait is bounded by the connection's timer, as a
+    /// read is, rather than by a timeout future set up around every write. (A TLS connection is flushed
+    /// even when nothing was queued: that writes what rustls may hold, if anything, and costs nothing else.)
+    pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>, wait: &Wait) -> Poll<Result<()>> {
         while let Some(bytes) = self.proto.poll_transmit() {
-            let left = match wait.deadlines.next_with(Instant::now, wait.gap) {
-                Some((left, _)) if left.is_zero() => return Err(Error::timeout(Phase::Write)),
-                other => other.map(|(left, _)| left),
-            };
-            let n = within(left, self.io.write(bytes)).await?;
-            if n == 0 {
-                return Err(Error::new(ErrorKind::Io, "connection closed while sending"));
+            if let ReadWait::Idle = self.timer.read {
+                let left = match wait.deadlines.next_with(Instant::now, wait.gap) {
+                    Some((left, _)) if left.is_zero() => return Poll::Ready(Err(Error::timeout(Phase::Write))),
+                    other => other.map(|(left, _)| left),
+                };
+                self.timer.read = ReadWait::Started(left);
             }
-            self.proto.advance_transmit(n);
+            let written = match Pin::new(&mut self.io).poll_write(cx, bytes) {
+                Poll::Pending => {
+                    ready!(self.timer.poll_expired(cx));
+                    Err(Error::timeout(Phase::Write))
+                }
+                Poll::Ready(Ok(0)) => Err(Error::new(ErrorKind::Io, "connection closed while sending")),
+                Poll::Ready(Ok(n)) => Ok(n),
+                Poll::Ready(Err(e)) => Err(io_error(e, Phase::Write)),
+            };
+            self.timer.read = ReadWait::Idle;
+            self.proto.advance_transmit(written?);
         }
         // TCP sends what it is given; only TLS may hold written bytes back.
         if let Transport::Tls(_) = self.io {
-            self.io.flush().await.map_err(|e| io_error(e, Phase::Write))?;
+            ready!(Pin::new(&mut self.io).poll_flush(cx)).map_err(|e| io_error(e, Phase::Write))?;
         }
-        Ok(())
+        Poll::Ready(Ok(()))
     }
 
     /// Frames `data` as the next piece of a chunked body into the transmit buffer; writes only while the

@@ -2,14 +2,14 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{ready, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use reqivo_proto::deadline::{Deadlines, Phase};
-use reqivo_proto::h1::{BodyLength, ClientConn, Event, RequestHead, ResponseHead};
+use reqivo_proto::h1::{BodyLength, ClientConn, Event, ResponseHead};
 use reqivo_proto::pool::{PoolKey, PoolStats};
-use reqivo_proto::redirect::{Decision, Redirects};
+use reqivo_proto::redirect::{Decision, Follow, Redirects};
 use reqivo_proto::url::Target;
 
 use super::body::AsyncBody;
@@ -52,6 +52,13 @@ struct Inner {
     last_url: LastUrl,
 }
 
+/// How an attempt ended: with the response to hand out, or with a redirect to follow once the body of
+/// this response is drained (boxed: rare, and the common case then moves only a pointer).
+enum Outcome {
+    Deliver(Response<AsyncBody>),
+    Follow(Box<(AsyncBody, Follow)>),
+}
+
 impl sealed::Sealed for AsyncSession {
     fn config(&self) -> &Config {
         &self.inner.config
@@ -88,46 +95,31 @@ impl AsyncSession {
         let start = Instant::now();
         let deadlines = Deadlines::new(start, req.timeouts.total);
         let mut redirects = Redirects::new(config.max_redirects);
-        // Filled in place by `attempt`: returned, they would be copied out through its future.
-        let (mut timings, mut head_at) = (Timings::default(), start);
         loop {
             crate::cookies::attach(config, req);
-            let (pooled, head) = self.attempt(req, &deadlines, start, (&mut timings, &mut head_at)).await?;
-            crate::cookies::store(config.cookies.as_deref(), &req.url, &head.headers);
-            // Only a redirect status looks for a Location.
-            let decision = if config.follow_redirects && head.status.is_redirection() {
-                let location = head.headers.get("location");
-                redirects
-                    .on_response(&req.method, &req.url, head.status, location, req.body.replayable())
-                    .map_err(|e| redirect_error(e, &req.url))?
-            } else {
-                Decision::Deliver
-            };
-            let wait = Wait { deadlines, gap: req.timeouts.read, phase: Phase::Body };
-            match decision {
-                Decision::Deliver => {
-                    let (remote, gzip) = (pooled.conn.remote, gunzip(&head.headers, config.gzip));
-                    let body = AsyncBody::new(pooled, wait, gzip, config.limits.max_body_size, head_at)?;
-                    return Ok(response(head, Arc::clone(&req.url), remote, timings, gzip, body));
-                }
-                Decision::Follow(follow) => {
+            match self.attempt(req, &deadlines, start, &mut redirects).await? {
+                Outcome::Deliver(resp) => return Ok(resp),
+                Outcome::Follow(follow) => {
+                    let (body, follow) = *follow;
                     trace::event!("following redirect to {}", follow.url);
-                    AsyncBody::new(pooled, wait, false, None, head_at)?.discard().await;
+                    body.discard().await;
                     apply_redirect(req, follow, config);
                 }
             }
         }
     }
 
-    /// Sends the request once, or twice when a reused connection turned out to be dead. Sets the timings and
-    /// when the head arrived.
+    /// Sends the request once, or twice when a reused connection turned out to be dead, and decides what
+    /// its response is for. The response is built here, in its box, and handed out as one pointer: the
+    /// connection, head and timings are not moved out through this future.
     async fn attempt(
         &self,
         req: &mut Prepared<Stream>,
         deadlines: &Deadlines,
         start: Instant,
-        (timings, head_at): (&mut Timings, &mut Instant),
-    ) -> Result<(Pooled<Box<Conn>>, ResponseHead)> {
+        redirects: &mut Redirects,
+    ) -> Result<Outcome> {
+        let config = &self.inner.config;
         let target = match req.target.take() {
             Some(target) => target,
             None => Arc::new(self.inner.pool.target(&req.url).map_err(|e| Error::from(e).with_url(&req.url))?),
@@ -136,26 +128,32 @@ impl AsyncSession {
         let mut retried = false;
         // The request just started: the pool wait starts with it (one clock read fewer).
         let mut wait_start = start;
+        let mut timings = Timings::default();
         loop {
-            *timings = Timings::default();
-            let mut pooled = self
-                .checkout(
-                    &target.key,
-                    (&request_head(req, &target, &self.inner.config), length),
-                    req.timeouts.connect,
-                    deadlines,
-                    (wait_start, timings),
-                )
-                .await
-                .map_err(|e| e.with_url(&req.url))?;
-            match send(&mut pooled.conn, req, &target, deadlines, &self.inner.config).await {
-                Ok(head) => {
-                    *head_at = Instant::now();
-                    timings.first_byte = *head_at - start;
-                    trace::event!("response {} (reused connection: {})", head.status, pooled.reused);
-                    timings.reused_connection = pooled.reused;
-                    return Ok((pooled, head));
-                }
+            let key = &target.key;
+            let pool = &self.inner.pool;
+            // An idle connection is taken here; connecting and waiting for a slot go through `checkout`,
+            // out of line and boxed: most requests reuse a connection, and their future and its poll
+            // then carry none of that.
+            let mut pooled =
+                match pool.try_checkout(key, wait_start, |c| crate::net::idle_socket_is_open(c.io.tcp(), key.tls)) {
+                    Attempt::Reuse(mut pooled) => {
+                        timings.pool_wait = Some(Duration::ZERO);
+                        pooled.conn.proto.set_limits(config.limits);
+                        pooled
+                    }
+                    first => {
+                        // Checked before a connection is opened for it (see `check_request`); a request that
+                        // waits for a slot is checked before the wait.
+                        check_request(&request_head(req, &target, config), length).map_err(|e| e.with_url(&req.url))?;
+                        let timings = &mut timings;
+                        Box::pin(self.checkout(key, first, req.timeouts.connect, deadlines, (wait_start, timings)))
+                            .await
+                            .map_err(|e| e.with_url(&req.url))?
+                    }
+                };
+            let head = match send(&mut pooled.conn, req, (&target, length), deadlines, config).await {
+                Ok(head) => head,
                 Err(e) => {
                     let proto = &pooled.conn.proto;
                     let written = proto.poll_transmit().is_none() && !proto.wants_body();
@@ -174,16 +172,47 @@ impl AsyncSession {
                     trace::event!("retrying on a fresh connection after: {e}");
                     retried = true;
                     wait_start = Instant::now();
+                    timings = Timings::default();
+                    continue;
                 }
-            }
+            };
+            let head_at = Instant::now();
+            timings.first_byte = head_at - start;
+            trace::event!("response {} (reused connection: {})", head.status, pooled.reused);
+            timings.reused_connection = pooled.reused;
+            crate::cookies::store(config.cookies.as_deref(), &req.url, &head.headers);
+            // Only a redirect status looks for a Location.
+            let decision = if config.follow_redirects && head.status.is_redirection() {
+                let location = head.headers.get("location");
+                redirects
+                    .on_response(&req.method, &req.url, head.status, location, req.body.replayable())
+                    .map_err(|e| redirect_error(e, &req.url))?
+            } else {
+                Decision::Deliver
+            };
+            let wait = Wait { deadlines: *deadlines, gap: req.timeouts.read, phase: Phase::Body };
+            return match decision {
+                Decision::Deliver => {
+                    let (remote, gzip) = (pooled.conn.remote, gunzip(&head.headers, config.gzip));
+                    let body = AsyncBody::new(pooled, wait, gzip, config.limits.max_body_size, head_at);
+                    let mut resp = response(head, Arc::clone(&req.url), remote, timings, gzip, body);
+                    resp.parts.body.state.start()?;
+                    Ok(Outcome::Deliver(resp))
+                }
+                Decision::Follow(follow) => {
+                    let mut body = AsyncBody::new(pooled, wait, false, None, head_at);
+                    body.state.start()?;
+                    Ok(Outcome::Follow(Box::new((body, follow))))
+                }
+            };
         }
     }
 
+    /// Goes on from a first checkout that found no idle connection: connects, or waits for a slot.
     async fn checkout(
         &self,
         key: &PoolKey,
-        // Checked only before a new connection is opened for it (see `check_request`).
-        (head, length): (&RequestHead<'_>, BodyLength),
+        first: Attempt<Box<Conn>>,
         // Only the connect timeout: a `&Prepared` held across `.await` would make the future !Send
         // (the boxed body stream is not `Sync`).
         connect_timeout: Option<Duration>,
@@ -194,16 +223,10 @@ impl AsyncSession {
         let config = &self.inner.config;
         let pool = &self.inner.pool;
         let mut now = wait_start;
+        let mut attempt = first;
         let mut waiting = None;
         loop {
-            // Registered before the checkout, so a slot freed in between still wakes this waiter; only once
-            // a checkout said `Wait` (it is then tried again, registered), as most checkouts never wait.
-            let freed = waiting.is_some().then(|| pool.freed_async.notified());
-            tokio::pin!(freed);
-            if let Some(freed) = freed.as_mut().as_pin_mut() {
-                freed.enable();
-            }
-            match pool.try_checkout(key, now, |c| crate::net::idle_socket_is_open(c.io.tcp(), key.tls)) {
+            match attempt {
                 Attempt::Reuse(mut pooled) => {
                     timings.pool_wait = Some(waited(wait_start, now));
                     pooled.conn.proto.set_limits(config.limits);
@@ -211,25 +234,32 @@ impl AsyncSession {
                 }
                 Attempt::Connect(slot) => {
                     timings.pool_wait = Some(waited(wait_start, now));
-                    check_request(head, length)?;
                     let (io, remote) = connect(key, &config.tls, connect_timeout, deadlines, timings).await?;
                     trace::event!("connected to {remote} (tls: {}) in {:?}", key.tls, timings.connect);
                     return Ok(slot.attach(Box::new(Conn::new(io, ClientConn::new(config.limits), remote))));
                 }
-                Attempt::Wait if waiting.is_none() => waiting = Some(pool.async_waiter()),
-                Attempt::Wait => {
-                    now = Instant::now();
-                    let pool_left = config.pool_wait_timeout.map(|t| t.saturating_sub(now - wait_start));
-                    let Some(freed) = freed.as_pin_mut() else { continue };
-                    match deadlines.next(now, pool_left) {
-                        Some((left, _)) if left.is_zero() => return Err(Error::timeout(Phase::PoolWait)),
-                        Some((left, _)) => {
-                            let _ = tokio::time::timeout(left, freed).await;
-                        }
-                        None => freed.await,
+                Attempt::Wait => {}
+            }
+            // The pool is full: from now on this task counts as a waiter, and each checkout is tried again
+            // registered for the next freed slot, so a slot freed in between still wakes it.
+            if waiting.is_none() {
+                waiting = Some(pool.async_waiter());
+            }
+            let freed = pool.freed_async.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            attempt = pool.try_checkout(key, now, |c| crate::net::idle_socket_is_open(c.io.tcp(), key.tls));
+            if let Attempt::Wait = attempt {
+                now = Instant::now();
+                let pool_left = config.pool_wait_timeout.map(|t| t.saturating_sub(now - wait_start));
+                match deadlines.next(now, pool_left) {
+                    Some((left, _)) if left.is_zero() => return Err(Error::timeout(Phase::PoolWait)),
+                    Some((left, _)) => {
+                        let _ = tokio::time::timeout(left, freed).await;
                     }
-                    now = Instant::now();
+                    None => freed.await,
                 }
+                now = Instant::now();
             }
         }
     }
@@ -239,11 +269,11 @@ impl AsyncSession {
 async fn send(
     conn: &mut Conn,
     req: &mut Prepared<Stream>,
-    target: &Target,
+    // The length: worked out once per request, by the caller.
+    (target, length): (&Target, BodyLength),
     deadlines: &Deadlines,
     config: &Config,
 ) -> Result<ResponseHead> {
-    let length = body_length(&req.method, &req.body);
     conn.proto.send_request(request_head(req, target, config), length)?;
     let write = Wait { deadlines: *deadlines, gap: req.timeouts.read, phase: Phase::Write };
     // A body carries the head with it: one vectored write from memory (see `Conn::write_body`), or the
@@ -275,13 +305,18 @@ async fn send(
         return Ok(h);
     }
     let wait = Wait { deadlines: *deadlines, gap: req.timeouts.read, phase: Phase::ResponseHead };
-    loop {
-        match conn.next_event(&wait).await? {
-            Event::Informational(_) => {}
-            Event::Head(h) => return Ok(h),
-            _ => return Err(Error::new(ErrorKind::Protocol, "unexpected event before the response head")),
-        }
-    }
+    // Everything is written by now. Polled here rather than through `next_event`: a future layer less,
+    // and the head handed out from where the core produced it.
+    debug_assert!(conn.proto.poll_transmit().is_none());
+    std::future::poll_fn(|cx| loop {
+        return Poll::Ready(match ready!(conn.poll_wait_event(cx, &wait))? {
+            Waited::Event(Event::Informational(_)) => continue,
+            Waited::Event(Event::Head(h)) => Ok(h),
+            Waited::GapElapsed => Err(Error::timeout(wait.phase)),
+            Waited::Event(_) => Err(Error::new(ErrorKind::Protocol, "unexpected event before the response head")),
+        });
+    })
+    .await
 }
 
 /// A server may answer and close without reading the whole body (a 413, a 401): the write then fails,
