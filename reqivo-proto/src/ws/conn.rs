@@ -545,7 +545,21 @@ impl WsConn {
 
     // ---- writing -------------------------------------------------------------------------------------
 
+    #[inline]
     fn send_message(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), WsUsageError> {
+        // The common case inline: open, no compression, one small frame into an empty queue.
+        if matches!(self.phase, Phase::Open)
+            && self.deflate.is_none()
+            && payload.len() <= self.config.max_frame_size
+            && self.out.push_small(opcode, payload)
+        {
+            return Ok(());
+        }
+        self.send_message_general(opcode, payload)
+    }
+
+    #[inline(never)]
+    fn send_message_general(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), WsUsageError> {
         self.check_open()?;
         self.check_room(payload.len())?;
         let compressed = match &mut self.deflate {

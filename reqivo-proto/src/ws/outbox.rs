@@ -11,7 +11,10 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 
-use super::frame::{client_frame_len, encode_client_frame, MaskRng, OpCode, MAX_HEADER_LEN};
+use super::frame::{
+    client_frame_len, encode_client_frame, encode_small_frame, MaskRng, OpCode, MAX_HEADER_LEN, MAX_SMALL_PAYLOAD,
+    SMALL_HEADER_LEN,
+};
 
 /// Queued frames are coalesced into the transmit buffer up to this size; control frames wait behind at
 /// most this much.
@@ -123,6 +126,25 @@ impl Outbox {
     /// True once our Close (or nothing at all, after `stop`) is the last thing that goes out, and has.
     pub(crate) fn close_written(&self) -> bool {
         self.sealed && self.head == self.tail
+    }
+
+    /// The common case of `push_message`, whole: nothing waiting anywhere (so the backpressure rule has
+    /// nothing to check) and a payload that takes the 7-bit length form, encoded straight into the transmit
+    /// buffer. `false`: nothing was done, take the general way.
+    #[inline]
+    pub(crate) fn push_small(&mut self, opcode: OpCode, body: &[u8]) -> bool {
+        if body.len() > MAX_SMALL_PAYLOAD
+            || self.tail != 0
+            || self.queued != 0
+            || self.sealed
+            || self.pong.is_some()
+            || self.close.is_some()
+        {
+            return false;
+        }
+        let mask = self.rng.next_mask();
+        encode_small_frame(self.room(body.len() + SMALL_HEADER_LEN), opcode, body, mask);
+        true
     }
 
     /// Queues a data message as frames of at most `max_frame` payload bytes; RSV1 on the first frame when
