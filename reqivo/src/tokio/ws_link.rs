@@ -4,7 +4,7 @@
 
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, MutexGuard};
 use std::task::{ready, Context, Poll};
 use std::time::Instant;
 
@@ -168,6 +168,9 @@ enum Pass {
 impl Reader {
     /// The next message; `None` after the close handshake. Reconnects when the connection drops and
     /// reconnection is on. Cancel-safe: everything in progress is kept in `self`.
+    ///
+    /// Only a message and a wait for bytes are handled here; the end, failures, reconnection and timers
+    /// are out of line (`finish`, `poll_wait`), so the lines a message runs through stay few.
     pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Message>>> {
         loop {
             if self.reconnecting.is_some() {
@@ -182,37 +185,71 @@ impl Reader {
                     pass => break pass,
                 }
             };
-            if matches!(pass, Pass::Done(Ok(None)) | Pass::Fail(_)) {
-                // After the close handshake or a failure nothing more is read or written.
-                st.wire.shutdown();
-            }
             let wake_at = match pass {
-                Pass::Done(result) => {
+                Pass::Done(Ok(Some(msg))) if !msg.is_close() => {
                     st.unpark(Role::Reader);
-                    return Poll::Ready(result);
-                }
-                // Never left by the loop above.
-                Pass::Again => continue,
-                Pass::Fail(e) => {
-                    if st.wire.link.is_down() && st.backoff.is_some() {
-                        Reader::start_reconnect(&self.shared, &mut self.reconnecting, &mut st, e);
-                        continue;
-                    }
-                    return Poll::Ready(Err(if st.gave_up.is_some() { st.failure() } else { e }));
+                    return Poll::Ready(Ok(Some(msg)));
                 }
                 Pass::Wait => {
                     st.park(Role::Reader, cx);
-                    earliest(st.wire.link.deadline(), self.until)
+                    let wake_at = earliest(st.wire.link.deadline(), self.until);
+                    drop(st);
+                    if wake_at.is_none() && self.timer.is_none() {
+                        // No timer runs and none is set: the socket's waker is all there is.
+                        return Poll::Pending;
+                    }
+                    wake_at
                 }
+                pass => match Reader::finish(&self.shared, &mut self.reconnecting, st, pass) {
+                    Some(result) => return Poll::Ready(result),
+                    None => continue,
+                },
             };
-            drop(st);
-            if self.poll_timer(cx, wake_at).is_pending() {
-                return Poll::Pending;
-            }
-            if self.until.is_some_and(|u| Instant::now() >= u) {
-                return Poll::Ready(Err(Error::timeout(Phase::Message)));
-            }
+            ready!(self.poll_wait(cx, wake_at))?;
         }
+    }
+
+    /// A pass that ended the `recv` other than with a data message: the close handshake, a failure
+    /// (reconnecting when on: `None`, poll again). After the close handshake or a failure nothing more
+    /// is read or written.
+    #[cold]
+    #[inline(never)]
+    fn finish(
+        shared: &Arc<Shared>,
+        reconnecting: &mut Option<Reconnecting>,
+        mut st: MutexGuard<'_, State>,
+        pass: Pass,
+    ) -> Option<Result<Option<Message>>> {
+        if matches!(pass, Pass::Done(Ok(None)) | Pass::Fail(_)) {
+            st.wire.shutdown();
+        }
+        match pass {
+            Pass::Done(result) => {
+                st.unpark(Role::Reader);
+                Some(result)
+            }
+            Pass::Fail(e) => {
+                if st.wire.link.is_down() && st.backoff.is_some() {
+                    Reader::start_reconnect(shared, reconnecting, &mut st, e);
+                    return None;
+                }
+                Some(Err(if st.gave_up.is_some() { st.failure() } else { e }))
+            }
+            // Never passed here.
+            Pass::Again | Pass::Wait => None,
+        }
+    }
+
+    /// Waits for the timer (`wake_at`: keepalive, close timeout, read deadline); `Ready(Ok)`: poll again,
+    /// the error once the read deadline passed.
+    #[cold]
+    #[inline(never)]
+    fn poll_wait(&mut self, cx: &mut Context<'_>, wake_at: Option<Instant>) -> Poll<Result<()>> {
+        ready!(self.poll_timer(cx, wake_at));
+        if self.until.is_some_and(|u| Instant::now() >= u) {
+            return Poll::Ready(Err(Error::timeout(Phase::Message)));
+        }
+        Poll::Ready(Ok(()))
     }
 
     /// One pass: timers, writing out, the next codec step, one read.
@@ -226,13 +263,8 @@ impl Reader {
         } else {
             Poll::Ready(Ok(()))
         };
-        if let Some(msg) = deliver.take() {
-            // The Close is handed out once its echo is written (or writing failed: it is over anyway).
-            if written.is_ready() {
-                return Pass::Done(Ok(Some(msg)));
-            }
-            *deliver = Some(msg);
-            return Pass::Wait;
+        if deliver.is_some() {
+            return Reader::deliver_close(deliver, written.is_ready());
         }
         if let Poll::Ready(Err(e)) = written {
             return Pass::Fail(e);
@@ -252,11 +284,7 @@ impl Reader {
                     }
                     Pass::Done(Ok(Some(msg)))
                 }
-                Ok(Step::Closed) => Pass::Done(Ok(None)),
-                Ok(Step::Write) if written.is_ready() => Pass::Again,
-                Ok(Step::Write) => Pass::Wait,
-                Ok(Step::Read) if !may_read => Pass::Again,
-                Ok(Step::Read) => match st.wire.poll_fill(cx) {
+                Ok(Step::Read) if may_read => match st.wire.poll_fill(cx) {
                     Poll::Ready(Ok(())) => {
                         may_read = false;
                         continue;
@@ -264,12 +292,41 @@ impl Reader {
                     Poll::Ready(Err(e)) => Pass::Fail(e),
                     Poll::Pending => Pass::Wait,
                 },
-                Err(e) => {
-                    // The codec queued a Close reporting the violation: best effort.
-                    let _ = st.poll_write_out(cx, Role::Reader);
-                    Pass::Fail(e)
-                }
+                Ok(Step::Read) => Pass::Again,
+                other => Reader::rare_step(other, written.is_ready(), st, cx),
             };
+        }
+    }
+
+    /// The Close from the peer is handed out once its echo is written (or writing failed: it is over
+    /// anyway).
+    #[cold]
+    #[inline(never)]
+    fn deliver_close(deliver: &mut Option<Message>, written: bool) -> Pass {
+        match deliver.take() {
+            Some(msg) if written => Pass::Done(Ok(Some(msg))),
+            msg => {
+                *deliver = msg;
+                Pass::Wait
+            }
+        }
+    }
+
+    /// The steps other than a message and a read: the end, writing first, a codec error.
+    #[cold]
+    #[inline(never)]
+    fn rare_step(step: Result<Step>, written: bool, st: &mut State, cx: &mut Context<'_>) -> Pass {
+        match step {
+            Ok(Step::Closed) => Pass::Done(Ok(None)),
+            Ok(Step::Write) if written => Pass::Again,
+            Ok(Step::Write) => Pass::Wait,
+            // Handled by `pass`.
+            Ok(Step::Message(_) | Step::Read) => Pass::Again,
+            Err(e) => {
+                // The codec queued a Close reporting the violation: best effort.
+                let _ = st.poll_write_out(cx, Role::Reader);
+                Pass::Fail(e)
+            }
         }
     }
 }
