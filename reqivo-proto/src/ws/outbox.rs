@@ -97,22 +97,29 @@ impl Outbox {
     }
 
     /// `n` bytes of `transmit` were written.
+    #[inline]
     pub(crate) fn advance(&mut self, n: usize) {
         self.head += n.min(self.transmit_len());
         if self.head == self.tail {
             self.head = 0;
             self.tail = 0;
             if self.oversized {
-                // Frames are encoded into the transmit buffer and it is reused; one that grew for a large
-                // message is not kept around.
-                self.buf = Vec::new();
-                self.oversized = false;
+                self.shrink();
             }
         }
         if self.queued > 0 || self.pong.is_some() || self.close.is_some() {
             // Only frames waiting outside the transmit buffer can move in.
             self.refill();
         }
+    }
+
+    /// Frames are encoded into the transmit buffer and it is reused; one that grew for a large message is
+    /// not kept around.
+    #[cold]
+    #[inline(never)]
+    fn shrink(&mut self) {
+        self.buf = Vec::new();
+        self.oversized = false;
     }
 
     /// Every byte not yet written (the waiting Pong counted at its largest).

@@ -95,15 +95,23 @@ impl Wire {
         }
         while let Some(bytes) = self.link.transmit() {
             match self.io.write(bytes) {
-                Ok(0) => {
-                    return Err(self.link.fail(Error::new(ErrorKind::Io, "connection closed while sending"), true))
-                }
-                Ok(n) => self.link.advance(n),
+                Ok(n) if n > 0 => self.link.advance(n),
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(self.link.fail(io_error(e, Phase::Write), true)),
+                written => return Err(self.write_failed(written.err())),
             }
         }
-        self.io.flush().map_err(|e| self.link.fail(io_error(e, Phase::Write), true))
+        self.io.flush().map_err(|e| self.write_failed(Some(e)))
+    }
+
+    /// A write failed (`None`: the socket took nothing); the connection is down.
+    #[cold]
+    #[inline(never)]
+    fn write_failed(&mut self, e: Option<std::io::Error>) -> Error {
+        let e = match e {
+            Some(e) => io_error(e, Phase::Write),
+            None => Error::new(ErrorKind::Io, "connection closed while sending"),
+        };
+        self.link.fail(e, true)
     }
 
     /// One read into the codec's buffer, waiting at most until `until`; `Ok(false)` when that passed.

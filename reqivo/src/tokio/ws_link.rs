@@ -4,7 +4,7 @@
 
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
-use std::sync::{Arc, MutexGuard};
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::Instant;
 
@@ -101,29 +101,37 @@ pub(crate) fn gave_up(attempts: u32, last: Error) -> Error {
 impl Wire {
     /// Writes what the codec has queued, as far as the socket takes it; `Ready(Ok)` once all is out.
     /// `progressed` turns true when bytes were written.
+    #[inline]
     pub(crate) fn poll_write_out(&mut self, cx: &mut Context<'_>, progressed: &mut bool) -> Poll<Result<()>> {
         if self.link.transmit().is_none() && !self.unflushed {
             return Poll::Ready(Ok(()));
         }
         while let Some(bytes) = self.link.transmit() {
             match Pin::new(&mut self.io).poll_write(cx, bytes) {
-                Poll::Ready(Ok(0)) => {
-                    let e = Error::new(ErrorKind::Io, "connection closed while sending");
-                    return Poll::Ready(Err(self.link.fail(e, true)));
-                }
-                Poll::Ready(Ok(n)) => {
+                Poll::Ready(Ok(n)) if n > 0 => {
                     self.link.advance(n);
                     *progressed = true;
                     self.unflushed = true;
                 }
                 Poll::Ready(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(self.link.fail(io_error(e, Phase::Write), true))),
+                Poll::Ready(written) => return Poll::Ready(Err(self.write_failed(written.err()))),
                 Poll::Pending => return Poll::Pending,
             }
         }
         let flushed = ready!(Pin::new(&mut self.io).poll_flush(cx));
         self.unflushed = false;
-        Poll::Ready(flushed.map_err(|e| self.link.fail(io_error(e, Phase::Write), true)))
+        Poll::Ready(flushed.map_err(|e| self.write_failed(Some(e))))
+    }
+
+    /// A write failed (`None`: the socket took nothing); the connection is down.
+    #[cold]
+    #[inline(never)]
+    fn write_failed(&mut self, e: Option<std::io::Error>) -> Error {
+        let e = match e {
+            Some(e) => io_error(e, Phase::Write),
+            None => Error::new(ErrorKind::Io, "connection closed while sending"),
+        };
+        self.link.fail(e, true)
     }
 
     /// One read into the codec's buffer.
@@ -140,7 +148,7 @@ impl Wire {
     }
 
     /// Shuts the socket down (once): nothing more is read or written on it.
-    fn shutdown(&mut self) {
+    pub(crate) fn shutdown(&mut self) {
         if !self.shut {
             self.shut = true;
             shutdown_socket(self.io.tcp());
@@ -158,7 +166,7 @@ impl Wire {
 }
 
 /// What one pass of the receive loop found.
-enum Pass {
+pub(crate) enum Pass {
     Done(Result<Option<Message>>),
     Again,
     Wait,
@@ -209,49 +217,6 @@ impl Reader {
         }
     }
 
-    /// A pass that ended the `recv` other than with a data message: the close handshake, a failure
-    /// (reconnecting when on: `None`, poll again). After the close handshake or a failure nothing more
-    /// is read or written.
-    #[cold]
-    #[inline(never)]
-    fn finish(
-        shared: &Arc<Shared>,
-        reconnecting: &mut Option<Reconnecting>,
-        mut st: MutexGuard<'_, State>,
-        pass: Pass,
-    ) -> Option<Result<Option<Message>>> {
-        if matches!(pass, Pass::Done(Ok(None)) | Pass::Fail(_)) {
-            st.wire.shutdown();
-        }
-        match pass {
-            Pass::Done(result) => {
-                st.unpark(Role::Reader);
-                Some(result)
-            }
-            Pass::Fail(e) => {
-                if st.wire.link.is_down() && st.backoff.is_some() {
-                    Reader::start_reconnect(shared, reconnecting, &mut st, e);
-                    return None;
-                }
-                Some(Err(if st.gave_up.is_some() { st.failure() } else { e }))
-            }
-            // Never passed here.
-            Pass::Again | Pass::Wait => None,
-        }
-    }
-
-    /// Waits for the timer (`wake_at`: keepalive, close timeout, read deadline); `Ready(Ok)`: poll again,
-    /// the error once the read deadline passed.
-    #[cold]
-    #[inline(never)]
-    fn poll_wait(&mut self, cx: &mut Context<'_>, wake_at: Option<Instant>) -> Poll<Result<()>> {
-        ready!(self.poll_timer(cx, wake_at));
-        if self.until.is_some_and(|u| Instant::now() >= u) {
-            return Poll::Ready(Err(Error::timeout(Phase::Message)));
-        }
-        Poll::Ready(Ok(()))
-    }
-
     /// One pass: timers, writing out, the next codec step, one read.
     fn pass(deliver: &mut Option<Message>, st: &mut State, cx: &mut Context<'_>) -> Pass {
         if let Err(e) = st.wire.link.handle_time(Instant::now) {
@@ -298,37 +263,6 @@ impl Reader {
         }
     }
 
-    /// The Close from the peer is handed out once its echo is written (or writing failed: it is over
-    /// anyway).
-    #[cold]
-    #[inline(never)]
-    fn deliver_close(deliver: &mut Option<Message>, written: bool) -> Pass {
-        match deliver.take() {
-            Some(msg) if written => Pass::Done(Ok(Some(msg))),
-            msg => {
-                *deliver = msg;
-                Pass::Wait
-            }
-        }
-    }
-
-    /// The steps other than a message and a read: the end, writing first, a codec error.
-    #[cold]
-    #[inline(never)]
-    fn rare_step(step: Result<Step>, written: bool, st: &mut State, cx: &mut Context<'_>) -> Pass {
-        match step {
-            Ok(Step::Closed) => Pass::Done(Ok(None)),
-            Ok(Step::Write) if written => Pass::Again,
-            Ok(Step::Write) => Pass::Wait,
-            // Handled by `pass`.
-            Ok(Step::Message(_) | Step::Read) => Pass::Again,
-            Err(e) => {
-                // The codec queued a Close reporting the violation: best effort.
-                let _ = st.poll_write_out(cx, Role::Reader);
-                Pass::Fail(e)
-            }
-        }
-    }
 }
 
 pub(crate) fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {

@@ -24,9 +24,9 @@ use reqivo_proto::backoff::Backoff;
 use reqivo_proto::deadline::Phase;
 use tokio::time::Sleep;
 
-use super::ws_link::{reconnect, Reconnecting, Wire};
+use super::ws_link::{reconnect, Pass, Reconnecting, Wire};
 use crate::error::{Error, ErrorKind, Result};
-use crate::websocket::{check_close, Message, Outgoing, WsParams};
+use crate::websocket::{check_close, Message, Outgoing, Step, WsParams};
 
 /// Which half is polling.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -221,6 +221,84 @@ impl Reader {
     /// Sleeps until `at` (`None`: forever); `Ready` once it passed.
     pub(crate) fn poll_timer(&mut self, cx: &mut Context<'_>, at: Option<Instant>) -> Poll<()> {
         poll_sleep(&mut self.timer, cx, at)
+    }
+}
+
+/// The receive loop's rare ends, out of line (`ws_link.rs` has the loop).
+impl Reader {
+    /// A pass that ended the `recv` other than with a data message: the close handshake, a failure
+    /// (reconnecting when on: `None`, poll again). After the close handshake or a failure nothing more
+    /// is read or written.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn finish(
+        shared: &Arc<Shared>,
+        reconnecting: &mut Option<Reconnecting>,
+        mut st: MutexGuard<'_, State>,
+        pass: Pass,
+    ) -> Option<Result<Option<Message>>> {
+        if matches!(pass, Pass::Done(Ok(None)) | Pass::Fail(_)) {
+            st.wire.shutdown();
+        }
+        match pass {
+            Pass::Done(result) => {
+                st.unpark(Role::Reader);
+                Some(result)
+            }
+            Pass::Fail(e) => {
+                if st.wire.link.is_down() && st.backoff.is_some() {
+                    Reader::start_reconnect(shared, reconnecting, &mut st, e);
+                    return None;
+                }
+                Some(Err(if st.gave_up.is_some() { st.failure() } else { e }))
+            }
+            // Never passed here.
+            Pass::Again | Pass::Wait => None,
+        }
+    }
+
+    /// Waits for the timer (`wake_at`: keepalive, close timeout, read deadline); `Ready(Ok)`: poll again,
+    /// the error once the read deadline passed.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn poll_wait(&mut self, cx: &mut Context<'_>, wake_at: Option<Instant>) -> Poll<Result<()>> {
+        ready!(self.poll_timer(cx, wake_at));
+        if self.until.is_some_and(|u| Instant::now() >= u) {
+            return Poll::Ready(Err(Error::timeout(Phase::Message)));
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// The Close from the peer is handed out once its echo is written (or writing failed: it is over
+    /// anyway).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn deliver_close(deliver: &mut Option<Message>, written: bool) -> Pass {
+        match deliver.take() {
+            Some(msg) if written => Pass::Done(Ok(Some(msg))),
+            msg => {
+                *deliver = msg;
+                Pass::Wait
+            }
+        }
+    }
+
+    /// The steps other than a message and a read: the end, writing first, a codec error.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn rare_step(step: Result<Step>, written: bool, st: &mut State, cx: &mut Context<'_>) -> Pass {
+        match step {
+            Ok(Step::Closed) => Pass::Done(Ok(None)),
+            Ok(Step::Write) if written => Pass::Again,
+            Ok(Step::Write) => Pass::Wait,
+            // Handled by `pass`.
+            Ok(Step::Message(_) | Step::Read) => Pass::Again,
+            Err(e) => {
+                // The codec queued a Close reporting the violation: best effort.
+                let _ = st.poll_write_out(cx, Role::Reader);
+                Pass::Fail(e)
+            }
+        }
     }
 }
 
