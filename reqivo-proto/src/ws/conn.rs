@@ -241,7 +241,8 @@ impl WsConn {
     #[must_use]
     #[inline]
     pub fn poll_transmit(&self) -> Option<&[u8]> {
-        Some(self.out.transmit()).filter(|t| !t.is_empty())
+        // Emptiness first: most calls find nothing, and then no slice is built (nor bounds checked).
+        self.out.has_transmit().then(|| self.out.transmit())
     }
 
     /// `written` bytes of [`WsConn::poll_transmit`] went out.

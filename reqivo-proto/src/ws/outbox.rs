@@ -73,6 +73,12 @@ impl Outbox {
         &self.buf[self.head..self.tail]
     }
 
+    /// True when `transmit` is not empty.
+    #[inline]
+    pub(crate) fn has_transmit(&self) -> bool {
+        self.tail != self.head
+    }
+
     #[inline]
     fn transmit_len(&self) -> usize {
         self.tail - self.head

@@ -133,9 +133,7 @@ impl Wire {
             _ => false,
         };
         if !keep {
-            let timeout = left.map(|left| (left / 2).max(Duration::from_millis(1)));
-            self.io.tcp().set_read_timeout(timeout).map_err(|e| io_error(e, Phase::Message))?;
-            self.read_timeout = Some(timeout);
+            self.arm(left)?;
         }
         match read_into(&mut self.io, self.link.recv_buf()) {
             Ok(n) => self.link.handle_read(n, Instant::now),
@@ -149,6 +147,17 @@ impl Wire {
             }
         }
         Ok(true)
+    }
+
+    /// Sets the socket's read timeout for a wait of at most `left` (`None`: no bound). Out of line: a
+    /// timeout already set is kept, so this runs a few times per deadline, not per message.
+    #[cold]
+    #[inline(never)]
+    fn arm(&mut self, left: Option<Duration>) -> Result<()> {
+        let timeout = left.map(|left| (left / 2).max(Duration::from_millis(1)));
+        self.io.tcp().set_read_timeout(timeout).map_err(|e| io_error(e, Phase::Message))?;
+        self.read_timeout = Some(timeout);
+        Ok(())
     }
 
     /// The next message on this connection; `None` after the close handshake. `until` bounds the wait
