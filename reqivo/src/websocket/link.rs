@@ -205,6 +205,7 @@ impl Link {
         self.decode()
     }
 
+    #[inline]
     fn decode(&mut self) -> Result<Step> {
         self.check()?;
         // Data messages here; everything else (control frames, the end, errors) out of line.
