@@ -141,12 +141,17 @@ impl Wire {
                 return Ok(false);
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                let e = Error::new(ErrorKind::Io, "I/O error while receiving WebSocket frames").with_source(e);
-                return Err(self.link.fail(e, true));
-            }
+            Err(e) => return Err(self.read_failed(e)),
         }
         Ok(true)
+    }
+
+    /// A read failed; the connection is down.
+    #[cold]
+    #[inline(never)]
+    fn read_failed(&mut self, e: std::io::Error) -> Error {
+        let e = Error::new(ErrorKind::Io, "I/O error while receiving WebSocket frames").with_source(e);
+        self.link.fail(e, true)
     }
 
     /// Sets the socket's read timeout for a wait of at most `left` (`None`: no bound). Out of line: a

@@ -139,12 +139,17 @@ impl Wire {
         match ready!(poll_read_into(Pin::new(&mut self.io), cx, self.link.recv_buf())) {
             Ok(n) => self.link.handle_read(n, Instant::now),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                let e = Error::new(ErrorKind::Io, "I/O error while receiving WebSocket frames").with_source(e);
-                return Poll::Ready(Err(self.link.fail(e, true)));
-            }
+            Err(e) => return Poll::Ready(Err(self.read_failed(e))),
         }
         Poll::Ready(Ok(()))
+    }
+
+    /// A read failed; the connection is down.
+    #[cold]
+    #[inline(never)]
+    fn read_failed(&mut self, e: std::io::Error) -> Error {
+        let e = Error::new(ErrorKind::Io, "I/O error while receiving WebSocket frames").with_source(e);
+        self.link.fail(e, true)
     }
 
     /// Shuts the socket down (once): nothing more is read or written on it.
