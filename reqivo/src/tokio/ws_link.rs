@@ -267,7 +267,6 @@ impl Reader {
             };
         }
     }
-
 }
 
 pub(crate) fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
