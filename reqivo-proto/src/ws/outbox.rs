@@ -155,9 +155,23 @@ impl Outbox {
         {
             return false;
         }
+        // The transmit buffer is empty (`head <= tail == 0`): the frame goes at its start, and a buffer
+        // that held any earlier frame is long enough already.
+        let n = body.len() + SMALL_HEADER_LEN;
+        if self.buf.len() < n {
+            self.grow(n);
+        }
+        self.tail = n;
         let mask = self.rng.next_mask();
-        encode_small_frame(self.room(body.len() + SMALL_HEADER_LEN), opcode, body, mask);
+        encode_small_frame(&mut self.buf[..n], opcode, body, mask);
         true
+    }
+
+    /// Out of line: the transmit buffer keeps its allocation, so this runs about once per connection.
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self, n: usize) {
+        self.buf.resize(n, 0);
     }
 
     /// Queues a data message as frames of at most `max_frame` payload bytes; RSV1 on the first frame when
