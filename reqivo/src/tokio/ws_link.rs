@@ -206,11 +206,12 @@ impl Reader {
                 Pass::Wait => {
                     st.park(Role::Reader, cx);
                     let wake_at = earliest(st.wire.link.deadline(), self.until);
-                    drop(st);
                     if wake_at.is_none() && self.timer.is_none() {
-                        // No timer runs and none is set: the socket's waker is all there is.
+                        // No timer runs and none is set: the socket's waker is all there is. (Returned
+                        // with the lock still held, like a message: one unlock sequence for both.)
                         return Poll::Pending;
                     }
+                    drop(st);
                     wake_at
                 }
                 pass => match Reader::finish(&self.shared, &mut self.reconnecting, st, pass) {
