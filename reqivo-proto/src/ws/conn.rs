@@ -241,7 +241,8 @@ impl WsConn {
     #[must_use]
     #[inline]
     pub fn poll_transmit(&self) -> Option<&[u8]> {
-        Some(self.out.transmit()).filter(|t| !t.is_empty())
+        // Emptiness first: most calls find nothing, and then no slice is built (nor bounds checked).
+        self.out.has_transmit().then(|| self.out.transmit())
     }
 
     /// `written` bytes of [`WsConn::poll_transmit`] went out.
@@ -545,7 +546,21 @@ impl WsConn {
 
     // ---- writing -------------------------------------------------------------------------------------
 
+    #[inline]
     fn send_message(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), WsUsageError> {
+        // The common case inline: open, no compression, one small frame into an empty queue.
+        if matches!(self.phase, Phase::Open)
+            && self.deflate.is_none()
+            && payload.len() <= self.config.max_frame_size
+            && self.out.push_small(opcode, payload)
+        {
+            return Ok(());
+        }
+        self.send_message_general(opcode, payload)
+    }
+
+    #[inline(never)]
+    fn send_message_general(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), WsUsageError> {
         self.check_open()?;
         self.check_room(payload.len())?;
         let compressed = match &mut self.deflate {

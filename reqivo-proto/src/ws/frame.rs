@@ -143,6 +143,35 @@ pub(crate) fn encode_client_frame(
     mask_copy(body, payload, mask);
 }
 
+/// Largest payload with the 7-bit length form.
+pub(crate) const MAX_SMALL_PAYLOAD: usize = 125;
+/// Header of a frame with the 7-bit length form: 2 bytes and the mask key.
+pub(crate) const SMALL_HEADER_LEN: usize = 6;
+
+/// `encode_client_frame` for a final, uncompressed frame of at most `MAX_SMALL_PAYLOAD` bytes; `dst` is
+/// `SMALL_HEADER_LEN + payload.len()` long. Small enough to inline into the common send path.
+#[inline]
+pub(crate) fn encode_small_frame(dst: &mut [u8], opcode: OpCode, payload: &[u8], mask: [u8; 4]) {
+    debug_assert!(payload.len() <= MAX_SMALL_PAYLOAD && dst.len() == SMALL_HEADER_LEN + payload.len());
+    let Some((head, body)) = dst.split_first_chunk_mut::<SMALL_HEADER_LEN>() else { return };
+    *head = [0x80 | opcode.bits(), 0x80 | payload.len() as u8, mask[0], mask[1], mask[2], mask[3]];
+    mask_small(body, payload, mask);
+}
+
+/// `mask_copy` without the 32-byte blocks (a small payload has none).
+#[inline]
+fn mask_small(dst: &mut [u8], src: &[u8], key: [u8; 4]) {
+    let wide = wide_key(key);
+    let (dst_words, dst_rest) = dst.as_chunks_mut::<8>();
+    let (src_words, src_rest) = src.as_chunks::<8>();
+    for (d, s) in dst_words.iter_mut().zip(src_words) {
+        *d = (u64::from_ne_bytes(*s) ^ wide).to_ne_bytes();
+    }
+    for (i, (d, s)) in dst_rest.iter_mut().zip(src_rest).enumerate() {
+        *d = s ^ key[i & 3];
+    }
+}
+
 /// `dst = src ^ key` (masking from key offset 0); both of the same length.
 fn mask_copy(dst: &mut [u8], src: &[u8], key: [u8; 4]) {
     let (dst_blocks, dst_rest) = dst.as_chunks_mut::<32>();
@@ -293,6 +322,20 @@ mod tests {
                 _ => 14,
             };
             assert_eq!(out.len(), expected_header + len, "len {len}");
+        }
+    }
+
+    #[test]
+    fn small_frame_matches_the_general_encoder() {
+        for len in 0..=MAX_SMALL_PAYLOAD {
+            let payload: Vec<u8> = (0..len).map(|i| (i * 11 + 5) as u8).collect();
+            for opcode in [OpCode::Text, OpCode::Binary] {
+                let mut general = vec![0; client_frame_len(len)];
+                encode_client_frame(&mut general, true, false, opcode, &payload, [9, 8, 7, 6]);
+                let mut small = vec![0; SMALL_HEADER_LEN + len];
+                encode_small_frame(&mut small, opcode, &payload, [9, 8, 7, 6]);
+                assert_eq!(small, general, "len {len}");
+            }
         }
     }
 

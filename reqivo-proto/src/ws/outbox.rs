@@ -11,7 +11,10 @@ use std::collections::VecDeque;
 
 use bytes::Bytes;
 
-use super::frame::{client_frame_len, encode_client_frame, MaskRng, OpCode, MAX_HEADER_LEN};
+use super::frame::{
+    client_frame_len, encode_client_frame, encode_small_frame, MaskRng, OpCode, MAX_HEADER_LEN, MAX_SMALL_PAYLOAD,
+    SMALL_HEADER_LEN,
+};
 
 /// Queued frames are coalesced into the transmit buffer up to this size; control frames wait behind at
 /// most this much.
@@ -70,6 +73,12 @@ impl Outbox {
         &self.buf[self.head..self.tail]
     }
 
+    /// True when `transmit` is not empty.
+    #[inline]
+    pub(crate) fn has_transmit(&self) -> bool {
+        self.tail != self.head
+    }
+
     #[inline]
     fn transmit_len(&self) -> usize {
         self.tail - self.head
@@ -94,22 +103,29 @@ impl Outbox {
     }
 
     /// `n` bytes of `transmit` were written.
+    #[inline]
     pub(crate) fn advance(&mut self, n: usize) {
         self.head += n.min(self.transmit_len());
         if self.head == self.tail {
             self.head = 0;
             self.tail = 0;
             if self.oversized {
-                // Frames are encoded into the transmit buffer and it is reused; one that grew for a large
-                // message is not kept around.
-                self.buf = Vec::new();
-                self.oversized = false;
+                self.shrink();
             }
         }
         if self.queued > 0 || self.pong.is_some() || self.close.is_some() {
             // Only frames waiting outside the transmit buffer can move in.
             self.refill();
         }
+    }
+
+    /// Frames are encoded into the transmit buffer and it is reused; one that grew for a large message is
+    /// not kept around.
+    #[cold]
+    #[inline(never)]
+    fn shrink(&mut self) {
+        self.buf = Vec::new();
+        self.oversized = false;
     }
 
     /// Every byte not yet written (the waiting Pong counted at its largest).
@@ -123,6 +139,39 @@ impl Outbox {
     /// True once our Close (or nothing at all, after `stop`) is the last thing that goes out, and has.
     pub(crate) fn close_written(&self) -> bool {
         self.sealed && self.head == self.tail
+    }
+
+    /// The common case of `push_message`, whole: nothing waiting anywhere (so the backpressure rule has
+    /// nothing to check) and a payload that takes the 7-bit length form, encoded straight into the transmit
+    /// buffer. `false`: nothing was done, take the general way.
+    #[inline]
+    pub(crate) fn push_small(&mut self, opcode: OpCode, body: &[u8]) -> bool {
+        if body.len() > MAX_SMALL_PAYLOAD
+            || self.tail != 0
+            || self.queued != 0
+            || self.sealed
+            || self.pong.is_some()
+            || self.close.is_some()
+        {
+            return false;
+        }
+        // The transmit buffer is empty (`head <= tail == 0`): the frame goes at its start, and a buffer
+        // that held any earlier frame is long enough already.
+        let n = body.len() + SMALL_HEADER_LEN;
+        if self.buf.len() < n {
+            self.grow(n);
+        }
+        self.tail = n;
+        let mask = self.rng.next_mask();
+        encode_small_frame(&mut self.buf[..n], opcode, body, mask);
+        true
+    }
+
+    /// Out of line: the transmit buffer keeps its allocation, so this runs about once per connection.
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self, n: usize) {
+        self.buf.resize(n, 0);
     }
 
     /// Queues a data message as frames of at most `max_frame` payload bytes; RSV1 on the first frame when

@@ -95,15 +95,23 @@ impl Wire {
         }
         while let Some(bytes) = self.link.transmit() {
             match self.io.write(bytes) {
-                Ok(0) => {
-                    return Err(self.link.fail(Error::new(ErrorKind::Io, "connection closed while sending"), true))
-                }
-                Ok(n) => self.link.advance(n),
+                Ok(n) if n > 0 => self.link.advance(n),
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(self.link.fail(io_error(e, Phase::Write), true)),
+                written => return Err(self.write_failed(written.err())),
             }
         }
-        self.io.flush().map_err(|e| self.link.fail(io_error(e, Phase::Write), true))
+        self.io.flush().map_err(|e| self.write_failed(Some(e)))
+    }
+
+    /// A write failed (`None`: the socket took nothing); the connection is down.
+    #[cold]
+    #[inline(never)]
+    fn write_failed(&mut self, e: Option<std::io::Error>) -> Error {
+        let e = match e {
+            Some(e) => io_error(e, Phase::Write),
+            None => Error::new(ErrorKind::Io, "connection closed while sending"),
+        };
+        self.link.fail(e, true)
     }
 
     /// One read into the codec's buffer, waiting at most until `until`; `Ok(false)` when that passed.
@@ -125,9 +133,7 @@ impl Wire {
             _ => false,
         };
         if !keep {
-            let timeout = left.map(|left| (left / 2).max(Duration::from_millis(1)));
-            self.io.tcp().set_read_timeout(timeout).map_err(|e| io_error(e, Phase::Message))?;
-            self.read_timeout = Some(timeout);
+            self.arm(left)?;
         }
         match read_into(&mut self.io, self.link.recv_buf()) {
             Ok(n) => self.link.handle_read(n, Instant::now),
@@ -135,12 +141,28 @@ impl Wire {
                 return Ok(false);
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                let e = Error::new(ErrorKind::Io, "I/O error while receiving WebSocket frames").with_source(e);
-                return Err(self.link.fail(e, true));
-            }
+            Err(e) => return Err(self.read_failed(e)),
         }
         Ok(true)
+    }
+
+    /// A read failed; the connection is down.
+    #[cold]
+    #[inline(never)]
+    fn read_failed(&mut self, e: std::io::Error) -> Error {
+        let e = Error::new(ErrorKind::Io, "I/O error while receiving WebSocket frames").with_source(e);
+        self.link.fail(e, true)
+    }
+
+    /// Sets the socket's read timeout for a wait of at most `left` (`None`: no bound). Out of line: a
+    /// timeout already set is kept, so this runs a few times per deadline, not per message.
+    #[cold]
+    #[inline(never)]
+    fn arm(&mut self, left: Option<Duration>) -> Result<()> {
+        let timeout = left.map(|left| (left / 2).max(Duration::from_millis(1)));
+        self.io.tcp().set_read_timeout(timeout).map_err(|e| io_error(e, Phase::Message))?;
+        self.read_timeout = Some(timeout);
+        Ok(())
     }
 
     /// The next message on this connection; `None` after the close handshake. `until` bounds the wait

@@ -101,29 +101,37 @@ pub(crate) fn gave_up(attempts: u32, last: Error) -> Error {
 impl Wire {
     /// Writes what the codec has queued, as far as the socket takes it; `Ready(Ok)` once all is out.
     /// `progressed` turns true when bytes were written.
+    #[inline]
     pub(crate) fn poll_write_out(&mut self, cx: &mut Context<'_>, progressed: &mut bool) -> Poll<Result<()>> {
         if self.link.transmit().is_none() && !self.unflushed {
             return Poll::Ready(Ok(()));
         }
         while let Some(bytes) = self.link.transmit() {
             match Pin::new(&mut self.io).poll_write(cx, bytes) {
-                Poll::Ready(Ok(0)) => {
-                    let e = Error::new(ErrorKind::Io, "connection closed while sending");
-                    return Poll::Ready(Err(self.link.fail(e, true)));
-                }
-                Poll::Ready(Ok(n)) => {
+                Poll::Ready(Ok(n)) if n > 0 => {
                     self.link.advance(n);
                     *progressed = true;
                     self.unflushed = true;
                 }
                 Poll::Ready(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(self.link.fail(io_error(e, Phase::Write), true))),
+                Poll::Ready(written) => return Poll::Ready(Err(self.write_failed(written.err()))),
                 Poll::Pending => return Poll::Pending,
             }
         }
         let flushed = ready!(Pin::new(&mut self.io).poll_flush(cx));
         self.unflushed = false;
-        Poll::Ready(flushed.map_err(|e| self.link.fail(io_error(e, Phase::Write), true)))
+        Poll::Ready(flushed.map_err(|e| self.write_failed(Some(e))))
+    }
+
+    /// A write failed (`None`: the socket took nothing); the connection is down.
+    #[cold]
+    #[inline(never)]
+    fn write_failed(&mut self, e: Option<std::io::Error>) -> Error {
+        let e = match e {
+            Some(e) => io_error(e, Phase::Write),
+            None => Error::new(ErrorKind::Io, "connection closed while sending"),
+        };
+        self.link.fail(e, true)
     }
 
     /// One read into the codec's buffer.
@@ -131,16 +139,21 @@ impl Wire {
         match ready!(poll_read_into(Pin::new(&mut self.io), cx, self.link.recv_buf())) {
             Ok(n) => self.link.handle_read(n, Instant::now),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                let e = Error::new(ErrorKind::Io, "I/O error while receiving WebSocket frames").with_source(e);
-                return Poll::Ready(Err(self.link.fail(e, true)));
-            }
+            Err(e) => return Poll::Ready(Err(self.read_failed(e))),
         }
         Poll::Ready(Ok(()))
     }
 
+    /// A read failed; the connection is down.
+    #[cold]
+    #[inline(never)]
+    fn read_failed(&mut self, e: std::io::Error) -> Error {
+        let e = Error::new(ErrorKind::Io, "I/O error while receiving WebSocket frames").with_source(e);
+        self.link.fail(e, true)
+    }
+
     /// Shuts the socket down (once): nothing more is read or written on it.
-    fn shutdown(&mut self) {
+    pub(crate) fn shutdown(&mut self) {
         if !self.shut {
             self.shut = true;
             shutdown_socket(self.io.tcp());
@@ -158,7 +171,7 @@ impl Wire {
 }
 
 /// What one pass of the receive loop found.
-enum Pass {
+pub(crate) enum Pass {
     Done(Result<Option<Message>>),
     Again,
     Wait,
@@ -168,6 +181,9 @@ enum Pass {
 impl Reader {
     /// The next message; `None` after the close handshake. Reconnects when the connection drops and
     /// reconnection is on. Cancel-safe: everything in progress is kept in `self`.
+    ///
+    /// Only a message and a wait for bytes are handled here; the end, failures, reconnection and timers
+    /// are out of line (`finish`, `poll_wait`), so the lines a message runs through stay few.
     pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Message>>> {
         loop {
             if self.reconnecting.is_some() {
@@ -182,36 +198,28 @@ impl Reader {
                     pass => break pass,
                 }
             };
-            if matches!(pass, Pass::Done(Ok(None)) | Pass::Fail(_)) {
-                // After the close handshake or a failure nothing more is read or written.
-                st.wire.shutdown();
-            }
             let wake_at = match pass {
-                Pass::Done(result) => {
+                Pass::Done(Ok(Some(msg))) if !msg.is_close() => {
                     st.unpark(Role::Reader);
-                    return Poll::Ready(result);
-                }
-                // Never left by the loop above.
-                Pass::Again => continue,
-                Pass::Fail(e) => {
-                    if st.wire.link.is_down() && st.backoff.is_some() {
-                        Reader::start_reconnect(&self.shared, &mut self.reconnecting, &mut st, e);
-                        continue;
-                    }
-                    return Poll::Ready(Err(if st.gave_up.is_some() { st.failure() } else { e }));
+                    return Poll::Ready(Ok(Some(msg)));
                 }
                 Pass::Wait => {
                     st.park(Role::Reader, cx);
-                    earliest(st.wire.link.deadline(), self.until)
+                    let wake_at = earliest(st.wire.link.deadline(), self.until);
+                    if wake_at.is_none() && self.timer.is_none() {
+                        // No timer runs and none is set: the socket's waker is all there is. (Returned
+                        // with the lock still held, like a message: one unlock sequence for both.)
+                        return Poll::Pending;
+                    }
+                    drop(st);
+                    wake_at
                 }
+                pass => match Reader::finish(&self.shared, &mut self.reconnecting, st, pass) {
+                    Some(result) => return Poll::Ready(result),
+                    None => continue,
+                },
             };
-            drop(st);
-            if self.poll_timer(cx, wake_at).is_pending() {
-                return Poll::Pending;
-            }
-            if self.until.is_some_and(|u| Instant::now() >= u) {
-                return Poll::Ready(Err(Error::timeout(Phase::Message)));
-            }
+            ready!(self.poll_wait(cx, wake_at))?;
         }
     }
 
@@ -226,13 +234,8 @@ impl Reader {
         } else {
             Poll::Ready(Ok(()))
         };
-        if let Some(msg) = deliver.take() {
-            // The Close is handed out once its echo is written (or writing failed: it is over anyway).
-            if written.is_ready() {
-                return Pass::Done(Ok(Some(msg)));
-            }
-            *deliver = Some(msg);
-            return Pass::Wait;
+        if deliver.is_some() {
+            return Reader::deliver_close(deliver, written.is_ready());
         }
         if let Poll::Ready(Err(e)) = written {
             return Pass::Fail(e);
@@ -252,11 +255,7 @@ impl Reader {
                     }
                     Pass::Done(Ok(Some(msg)))
                 }
-                Ok(Step::Closed) => Pass::Done(Ok(None)),
-                Ok(Step::Write) if written.is_ready() => Pass::Again,
-                Ok(Step::Write) => Pass::Wait,
-                Ok(Step::Read) if !may_read => Pass::Again,
-                Ok(Step::Read) => match st.wire.poll_fill(cx) {
+                Ok(Step::Read) if may_read => match st.wire.poll_fill(cx) {
                     Poll::Ready(Ok(())) => {
                         may_read = false;
                         continue;
@@ -264,11 +263,8 @@ impl Reader {
                     Poll::Ready(Err(e)) => Pass::Fail(e),
                     Poll::Pending => Pass::Wait,
                 },
-                Err(e) => {
-                    // The codec queued a Close reporting the violation: best effort.
-                    let _ = st.poll_write_out(cx, Role::Reader);
-                    Pass::Fail(e)
-                }
+                Ok(Step::Read) => Pass::Again,
+                other => Reader::rare_step(other, written.is_ready(), st, cx),
             };
         }
     }

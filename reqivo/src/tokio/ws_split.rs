@@ -24,9 +24,9 @@ use reqivo_proto::backoff::Backoff;
 use reqivo_proto::deadline::Phase;
 use tokio::time::Sleep;
 
-use super::ws_link::{reconnect, Reconnecting, Wire};
+use super::ws_link::{reconnect, Pass, Reconnecting, Wire};
 use crate::error::{Error, ErrorKind, Result};
-use crate::websocket::{check_close, Message, Outgoing, WsParams};
+use crate::websocket::{check_close, Message, Outgoing, Step, WsParams};
 
 /// Which half is polling.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -152,7 +152,7 @@ fn other(role: Role) -> Role {
 /// The reading half's private state.
 pub(crate) struct Reader {
     pub(crate) shared: Arc<Shared>,
-    timer: Option<Pin<Box<Sleep>>>,
+    pub(crate) timer: Option<Pin<Box<Sleep>>>,
     pub(crate) reconnecting: Option<Reconnecting>,
     /// A Close from the peer, handed out once its echo is written.
     pub(crate) deliver: Option<Message>,
@@ -224,6 +224,84 @@ impl Reader {
     }
 }
 
+/// The receive loop's rare ends, out of line (`ws_link.rs` has the loop).
+impl Reader {
+    /// A pass that ended the `recv` other than with a data message: the close handshake, a failure
+    /// (reconnecting when on: `None`, poll again). After the close handshake or a failure nothing more
+    /// is read or written.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn finish(
+        shared: &Arc<Shared>,
+        reconnecting: &mut Option<Reconnecting>,
+        mut st: MutexGuard<'_, State>,
+        pass: Pass,
+    ) -> Option<Result<Option<Message>>> {
+        if matches!(pass, Pass::Done(Ok(None)) | Pass::Fail(_)) {
+            st.wire.shutdown();
+        }
+        match pass {
+            Pass::Done(result) => {
+                st.unpark(Role::Reader);
+                Some(result)
+            }
+            Pass::Fail(e) => {
+                if st.wire.link.is_down() && st.backoff.is_some() {
+                    Reader::start_reconnect(shared, reconnecting, &mut st, e);
+                    return None;
+                }
+                Some(Err(if st.gave_up.is_some() { st.failure() } else { e }))
+            }
+            // Never passed here.
+            Pass::Again | Pass::Wait => None,
+        }
+    }
+
+    /// Waits for the timer (`wake_at`: keepalive, close timeout, read deadline); `Ready(Ok)`: poll again,
+    /// the error once the read deadline passed.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn poll_wait(&mut self, cx: &mut Context<'_>, wake_at: Option<Instant>) -> Poll<Result<()>> {
+        ready!(self.poll_timer(cx, wake_at));
+        if self.until.is_some_and(|u| Instant::now() >= u) {
+            return Poll::Ready(Err(Error::timeout(Phase::Message)));
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// The Close from the peer is handed out once its echo is written (or writing failed: it is over
+    /// anyway).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn deliver_close(deliver: &mut Option<Message>, written: bool) -> Pass {
+        match deliver.take() {
+            Some(msg) if written => Pass::Done(Ok(Some(msg))),
+            msg => {
+                *deliver = msg;
+                Pass::Wait
+            }
+        }
+    }
+
+    /// The steps other than a message and a read: the end, writing first, a codec error.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn rare_step(step: Result<Step>, written: bool, st: &mut State, cx: &mut Context<'_>) -> Pass {
+        match step {
+            Ok(Step::Closed) => Pass::Done(Ok(None)),
+            Ok(Step::Write) if written => Pass::Again,
+            Ok(Step::Write) => Pass::Wait,
+            // Handled by `pass`.
+            Ok(Step::Message(_) | Step::Read) => Pass::Again,
+            Err(e) => {
+                // The codec queued a Close reporting the violation: best effort.
+                let _ = st.poll_write_out(cx, Role::Reader);
+                Pass::Fail(e)
+            }
+        }
+    }
+}
+
 impl Drop for Reader {
     fn drop(&mut self) {
         let mut st = self.shared.lock();
@@ -289,25 +367,33 @@ impl Writer {
         loop {
             match ready!(self.poll_send_once(cx, msg, queued))? {
                 Sent::Done => return Poll::Ready(Ok(())),
-                Sent::Down => match reader.as_deref_mut() {
-                    Some(r) => ready!(r.poll_reconnect(cx))?,
-                    None => {
-                        let mut st = self.shared.lock();
-                        if !st.is_down() {
-                            continue;
-                        }
-                        if !st.reader_alive() {
-                            return Poll::Ready(Err(st.failure()));
-                        }
-                        st.park(Role::Writer, cx);
-                        st.wake(Role::Reader);
-                        return Poll::Pending;
-                    }
-                },
+                Sent::Down => ready!(self.poll_down(cx, reader.as_deref_mut()))?,
             }
         }
     }
 
+    /// The connection is down: reconnects with `reader`, or waits for the reader task. `Ready(Ok)`: send
+    /// again.
+    #[cold]
+    #[inline(never)]
+    fn poll_down(&mut self, cx: &mut Context<'_>, reader: Option<&mut Reader>) -> Poll<Result<()>> {
+        if let Some(r) = reader {
+            return r.poll_reconnect(cx);
+        }
+        let mut st = self.shared.lock();
+        if !st.is_down() {
+            return Poll::Ready(Ok(()));
+        }
+        if !st.reader_alive() {
+            return Poll::Ready(Err(st.failure()));
+        }
+        st.park(Role::Writer, cx);
+        st.wake(Role::Reader);
+        Poll::Pending
+    }
+
+    /// Only queueing and a write that takes everything are handled here; the rest is out of line
+    /// (`queue_failed`, `write_stuck`), so the lines a message runs through stay few.
     fn poll_send_once(
         &mut self,
         cx: &mut Context<'_>,
@@ -323,19 +409,18 @@ impl Writer {
                 *queued = None;
                 return Poll::Ready(Ok(Sent::Down));
             }
-            let written = match *queued {
-                Some(generation) if generation == st.generation => st.poll_write_out(cx, Role::Writer),
-                _ => match st.wire.link.queue(msg, Instant::now) {
-                    Ok(true) => {
-                        *queued = Some(st.generation);
-                        continue;
-                    }
-                    Ok(false) => st.poll_write_out(cx, Role::Writer),
-                    Err(_) if st.is_down() => continue,
-                    Err(e) => return Poll::Ready(Err(if st.gave_up.is_some() { st.failure() } else { e })),
-                },
-            };
-            match written {
+            if *queued != Some(st.generation) {
+                match st.wire.link.queue(msg, Instant::now) {
+                    Ok(true) => *queued = Some(st.generation),
+                    // The queue is full: write out, then queue again.
+                    Ok(false) => {}
+                    Err(e) => match Writer::queue_failed(&st, e) {
+                        Some(e) => return Poll::Ready(Err(e)),
+                        None => continue,
+                    },
+                }
+            }
+            match st.poll_write_out(cx, Role::Writer) {
                 Poll::Ready(Ok(())) if queued.is_some() => {
                     st.unpark(Role::Writer);
                     if let Some(b) = &mut st.backoff {
@@ -344,28 +429,57 @@ impl Writer {
                     return Poll::Ready(Ok(Sent::Done));
                 }
                 Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(e)) => {
-                    st.wake(Role::Reader);
-                    if !st.is_down() {
-                        return Poll::Ready(Err(e));
+                written => {
+                    if let Some(result) = Writer::write_stuck(shared, timer, &mut st, cx, written) {
+                        return result;
                     }
                 }
-                Poll::Pending => {
-                    // The write timeout: no progress at all for the session's read timeout.
-                    let now = Instant::now();
-                    let since = *st.stalled_since.get_or_insert(now);
-                    let Some(at) = shared.params.read_timeout.and_then(|t| since.checked_add(t)) else {
-                        return Poll::Pending;
-                    };
-                    if now >= at {
-                        let e = st.wire.link.fail(Error::timeout(Phase::Write), true);
-                        st.wake(Role::Reader);
-                        if !st.is_down() {
-                            return Poll::Ready(Err(e));
-                        }
-                    } else if poll_sleep(timer, cx, Some(at)).is_pending() {
-                        return Poll::Pending;
-                    }
+            }
+        }
+    }
+
+    /// Queueing failed: the error to report, or `None` when the connection is down (send again).
+    #[cold]
+    #[inline(never)]
+    fn queue_failed(st: &State, e: Error) -> Option<Error> {
+        if st.is_down() {
+            return None;
+        }
+        Some(if st.gave_up.is_some() { st.failure() } else { e })
+    }
+
+    /// Writing out failed or could not finish: the error, the wait (the write timeout runs: no progress
+    /// at all for the session's read timeout), or `None` to go on (the connection is down, or the timer
+    /// fired early).
+    #[cold]
+    #[inline(never)]
+    fn write_stuck(
+        shared: &Shared,
+        timer: &mut Option<Pin<Box<Sleep>>>,
+        st: &mut State,
+        cx: &mut Context<'_>,
+        written: Poll<Result<()>>,
+    ) -> Option<Poll<Result<Sent>>> {
+        match written {
+            Poll::Ready(Ok(())) => None,
+            Poll::Ready(Err(e)) => {
+                st.wake(Role::Reader);
+                (!st.is_down()).then_some(Poll::Ready(Err(e)))
+            }
+            Poll::Pending => {
+                let now = Instant::now();
+                let since = *st.stalled_since.get_or_insert(now);
+                let Some(at) = shared.params.read_timeout.and_then(|t| since.checked_add(t)) else {
+                    return Some(Poll::Pending);
+                };
+                if now >= at {
+                    let e = st.wire.link.fail(Error::timeout(Phase::Write), true);
+                    st.wake(Role::Reader);
+                    (!st.is_down()).then_some(Poll::Ready(Err(e)))
+                } else if poll_sleep(timer, cx, Some(at)).is_pending() {
+                    Some(Poll::Pending)
+                } else {
+                    None
                 }
             }
         }

@@ -205,19 +205,33 @@ impl Link {
         self.decode()
     }
 
+    #[inline]
     fn decode(&mut self) -> Result<Step> {
         self.check()?;
+        // Data messages here; everything else (control frames, the end, errors) out of line.
         match self.conn.poll_event() {
+            Ok(Some(WsEvent::Text(t))) => {
+                // Nothing left in the buffer: the next call goes straight to the read.
+                self.read_wanted = self.conn.wants_read();
+                Ok(Step::Message(Message::Text(t)))
+            }
+            Ok(Some(WsEvent::Binary(b))) => {
+                self.read_wanted = self.conn.wants_read();
+                Ok(Step::Message(Message::Binary(b)))
+            }
+            other => self.decode_rare(other),
+        }
+    }
+
+    /// `decode` for what is not a data message.
+    #[cold]
+    #[inline(never)]
+    fn decode_rare(&mut self, polled: std::result::Result<Option<WsEvent>, WsError>) -> Result<Step> {
+        match polled {
             Ok(Some(event)) => Ok(match event {
-                WsEvent::Text(t) => {
-                    // Nothing left in the buffer: the next call goes straight to the read.
-                    self.read_wanted = self.conn.wants_read();
-                    Step::Message(Message::Text(t))
-                }
-                WsEvent::Binary(b) => {
-                    self.read_wanted = self.conn.wants_read();
-                    Step::Message(Message::Binary(b))
-                }
+                // Handled by `decode`.
+                WsEvent::Text(t) => Step::Message(Message::Text(t)),
+                WsEvent::Binary(b) => Step::Message(Message::Binary(b)),
                 WsEvent::Ping(p) => Step::Message(Message::Ping(p)),
                 WsEvent::Pong(p) => Step::Message(Message::Pong(p)),
                 WsEvent::Close { code, reason } => {
@@ -255,12 +269,21 @@ impl Link {
         };
         match result {
             Ok(()) => Ok(true),
-            Err(WsUsageError::BufferFull) => Ok(false),
-            Err(WsUsageError::NotOpen) => Err(Error::invalid("the WebSocket is closing or closed")),
-            Err(WsUsageError::Failed) => {
+            Err(e) => self.queue_error(e),
+        }
+    }
+
+    /// What a refused `queue` reports: `Ok(false)` for a full queue, else the error.
+    #[cold]
+    #[inline(never)]
+    fn queue_error(&self, e: WsUsageError) -> Result<bool> {
+        match e {
+            WsUsageError::BufferFull => Ok(false),
+            WsUsageError::NotOpen => Err(Error::invalid("the WebSocket is closing or closed")),
+            WsUsageError::Failed => {
                 Err(self.check().err().unwrap_or_else(|| Error::new(ErrorKind::Io, "WebSocket failed")))
             }
-            Err(e) => Err(Error::invalid(e.to_string()).with_source(e)),
+            e => Err(Error::invalid(e.to_string()).with_source(e)),
         }
     }
 
