@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, PROXY_AUTHORIZATION};
-use http::{HeaderMap, Method, Uri};
+use http::{Method, Uri};
 use reqivo_proto::h1::{BodyLength, HeaderFields, RequestHead, ResponseHead};
 use reqivo_proto::redirect::{Follow, RedirectError};
 use reqivo_proto::url::Target;
@@ -29,26 +29,12 @@ pub(crate) fn body_length<St>(method: &Method, body: &RequestBody<St>) -> BodyLe
 
 /// The request head as the core will encode it for `target`.
 pub(crate) fn request_head<'a, St>(req: &'a Prepared<St>, target: &'a Target, config: &'a Config) -> RequestHead<'a> {
-    request_head_from(&req.method, req.host.as_deref(), &req.headers, req.defaults, target, config)
-}
-
-/// [`request_head`] from the parts of a `Prepared`, so that its body stays free to be borrowed mutably
-/// while the head is alive.
-#[inline(always)]
-pub(crate) fn request_head_from<'a>(
-    method: &'a Method,
-    host: Option<&'a str>,
-    headers: &'a HeaderMap,
-    defaults: bool,
-    target: &'a Target,
-    config: &'a Config,
-) -> RequestHead<'a> {
     RequestHead {
-        method,
+        method: &req.method,
         target: target.path_and_query.as_str(),
-        host: host.unwrap_or(&target.host_header),
-        defaults: if defaults { config.request_block.as_ref() } else { None },
-        headers,
+        host: req.host.as_deref().unwrap_or(&target.host_header),
+        defaults: if req.defaults { config.request_block.as_ref() } else { None },
+        headers: &req.headers,
     }
 }
 

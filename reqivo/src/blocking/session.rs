@@ -5,9 +5,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqivo_proto::deadline::{Deadlines, Phase};
-use reqivo_proto::h1::{BodyLength, ClientConn, Event, RequestHead, ResponseHead};
+use reqivo_proto::h1::{BodyLength, ClientConn, Event, ResponseHead};
 use reqivo_proto::pool::{PoolKey, PoolStats};
-use reqivo_proto::redirect::{Decision, Redirects};
+use reqivo_proto::redirect::{Decision, Follow, Redirects};
+use reqivo_proto::url::Target;
 
 use super::body::Body;
 use super::connect::connect;
@@ -15,7 +16,7 @@ use super::pump::{Conn, Wait, Waited};
 use crate::config::{Config, SessionBuilder};
 use crate::error::{Error, ErrorKind, Result};
 use crate::exchange::{
-    apply_redirect, body_length, check_request, gunzip, may_retry, redirect_error, request_head_from, response,
+    apply_redirect, body_length, check_request, gunzip, may_retry, redirect_error, request_head, response,
 };
 use crate::pool::{waited, Attempt, Pooled, SharedPool};
 use crate::request::{sealed, Driver, LastUrl, Prepared, RequestBody, RequestBuilder};
@@ -48,6 +49,13 @@ struct Inner {
     last_url: LastUrl,
 }
 
+/// How an attempt ended: with the response to hand out, or with a redirect to follow once the body of
+/// this response is drained (boxed: rare, and the common case then moves only a pointer).
+enum Outcome {
+    Deliver(Response<Body>),
+    Follow(Box<(Body, Follow)>),
+}
+
 impl sealed::Sealed for Session {
     fn config(&self) -> &Config {
         &self.inner.config
@@ -78,81 +86,69 @@ impl Session {
         self.inner.pool.stats()
     }
 
-    /// Runs one logical request. `req` is taken by reference: it is large, and every move of it is a copy.
+    // Borrows the request, as the async twin does (there, by value it would be copied into the future).
     fn execute(&self, req: &mut Prepared<Stream>) -> Result<Response<Body>> {
         let config = &self.inner.config;
         let start = Instant::now();
         let deadlines = Deadlines::new(start, req.timeouts.total);
         let mut redirects = Redirects::new(config.max_redirects);
-        // Filled in place by `attempt`, as in the async twin (where returning them copies them out of its future).
-        let (mut timings, mut head_at) = (Timings::default(), start);
         loop {
             crate::cookies::attach(config, req);
-            let (pooled, head) = self.attempt(req, &deadlines, start, (&mut timings, &mut head_at))?;
-            crate::cookies::store(config.cookies.as_deref(), &req.url, &head.headers);
-            // Only a redirect status looks for a Location.
-            let decision = if config.follow_redirects && head.status.is_redirection() {
-                let location = head.headers.get("location");
-                redirects
-                    .on_response(&req.method, &req.url, head.status, location, req.body.replayable())
-                    .map_err(|e| redirect_error(e, &req.url))?
-            } else {
-                Decision::Deliver
-            };
-            let wait = Wait { deadlines, gap: req.timeouts.read, phase: Phase::Body };
-            match decision {
-                Decision::Deliver => {
-                    let (remote, gzip) = (pooled.conn.remote, gunzip(&head.headers, config.gzip));
-                    let body = Body::new(pooled, wait, gzip, config.limits.max_body_size, head_at);
-                    let mut resp = response(head, req.url.clone(), remote, timings, gzip, body);
-                    // Started in its box: a `Result` holding the body would be one more copy of it.
-                    resp.parts.body.state.start()?;
-                    return Ok(resp);
-                }
-                Decision::Follow(follow) => {
+            match self.attempt(req, &deadlines, start, &mut redirects)? {
+                Outcome::Deliver(resp) => return Ok(resp),
+                Outcome::Follow(follow) => {
+                    let (body, follow) = *follow;
                     trace::event!("following redirect to {}", follow.url);
-                    let mut body = Body::new(pooled, wait, false, None, head_at);
-                    body.state.start()?;
                     body.discard();
                     apply_redirect(req, follow, config);
-                    timings = Timings::default();
                 }
             }
         }
     }
 
-    /// Sends the request once, or twice when a reused connection turned out to be dead. Sets the timings
-    /// (`timings` starts out default) and when the head arrived.
+    /// Sends the request once, or twice when a reused connection turned out to be dead, and decides what
+    /// its response is for. The response is built here, in its box, and handed out as one pointer: the
+    /// connection, head and timings are not moved out through the caller.
     fn attempt(
         &self,
         req: &mut Prepared<Stream>,
         deadlines: &Deadlines,
         start: Instant,
-        (timings, head_at): (&mut Timings, &mut Instant),
-    ) -> Result<(Pooled<Box<Conn>>, ResponseHead)> {
+        redirects: &mut Redirects,
+    ) -> Result<Outcome> {
+        let config = &self.inner.config;
         let target = match req.target.take() {
             Some(target) => target,
             None => Arc::new(self.inner.pool.target(&req.url).map_err(|e| Error::from(e).with_url(&req.url))?),
         };
         let length = body_length(&req.method, &req.body);
-        let config = &self.inner.config;
-        // Built once for the pool's check and the core's encoder; the body is borrowed on its own.
-        let head = request_head_from(&req.method, req.host.as_deref(), &req.headers, req.defaults, &target, config);
         let mut retried = false;
         // The request just started: the pool wait starts with it (one clock read fewer).
         let mut wait_start = start;
+        let mut timings = Timings::default();
         loop {
-            let mut pooled = self
-                .checkout(&target.key, (&head, length), req.timeouts.connect, deadlines, (wait_start, timings))
-                .map_err(|e| e.with_url(&req.url))?;
-            match send(&mut pooled.conn, (head, length), &mut req.body, req.timeouts.read, deadlines, config) {
-                Ok(head) => {
-                    *head_at = Instant::now();
-                    timings.first_byte = *head_at - start;
-                    trace::event!("response {} (reused connection: {})", head.status, pooled.reused);
-                    timings.reused_connection = pooled.reused;
-                    return Ok((pooled, head));
-                }
+            let key = &target.key;
+            let pool = &self.inner.pool;
+            // An idle connection is taken here; connecting and waiting for a slot go through `checkout`,
+            // out of line: most requests reuse a connection, and their path then carries none of that.
+            let mut pooled =
+                match pool.try_checkout(key, wait_start, |c| crate::net::idle_socket_is_open(c.io.tcp(), key.tls)) {
+                    Attempt::Reuse(mut pooled) => {
+                        timings.pool_wait = Some(Duration::ZERO);
+                        pooled.conn.proto.set_limits(config.limits);
+                        pooled
+                    }
+                    first => {
+                        // Checked before a connection is opened for it (see `check_request`); a request that
+                        // waits for a slot is checked before the wait.
+                        check_request(&request_head(req, &target, config), length).map_err(|e| e.with_url(&req.url))?;
+                        let timings = &mut timings;
+                        self.checkout(key, first, req.timeouts.connect, deadlines, (wait_start, timings))
+                            .map_err(|e| e.with_url(&req.url))?
+                    }
+                };
+            let head = match send(&mut pooled.conn, req, (&target, length), deadlines, config) {
+                Ok(head) => head,
                 Err(e) => {
                     let proto = &pooled.conn.proto;
                     let written = proto.poll_transmit().is_none() && !proto.wants_body();
@@ -171,19 +167,50 @@ impl Session {
                     trace::event!("retrying on a fresh connection after: {e}");
                     retried = true;
                     wait_start = Instant::now();
-                    *timings = Timings::default();
+                    timings = Timings::default();
+                    continue;
                 }
-            }
+            };
+            let head_at = Instant::now();
+            timings.first_byte = head_at - start;
+            trace::event!("response {} (reused connection: {})", head.status, pooled.reused);
+            timings.reused_connection = pooled.reused;
+            crate::cookies::store(config.cookies.as_deref(), &req.url, &head.headers);
+            // Only a redirect status looks for a Location.
+            let decision = if config.follow_redirects && head.status.is_redirection() {
+                let location = head.headers.get("location");
+                redirects
+                    .on_response(&req.method, &req.url, head.status, location, req.body.replayable())
+                    .map_err(|e| redirect_error(e, &req.url))?
+            } else {
+                Decision::Deliver
+            };
+            let wait = Wait { deadlines: *deadlines, gap: req.timeouts.read, phase: Phase::Body };
+            return match decision {
+                Decision::Deliver => {
+                    let (remote, gzip) = (pooled.conn.remote, gunzip(&head.headers, config.gzip));
+                    let body = Body::new(pooled, wait, gzip, config.limits.max_body_size, head_at);
+                    let mut resp = response(head, Arc::clone(&req.url), remote, timings, gzip, body);
+                    resp.parts.body.state.start()?;
+                    Ok(Outcome::Deliver(resp))
+                }
+                Decision::Follow(follow) => {
+                    let mut body = Body::new(pooled, wait, false, None, head_at);
+                    body.state.start()?;
+                    Ok(Outcome::Follow(Box::new((body, follow))))
+                }
+            };
         }
     }
 
+    /// Goes on from a first checkout that found no idle connection: connects, or waits for a slot.
+    #[inline(never)]
     fn checkout(
         &self,
         key: &PoolKey,
-        // Checked only before a new connection is opened for it (see `check_request`).
-        (head, length): (&RequestHead<'_>, BodyLength),
-        // Only the connect timeout: a `&Prepared` held across `.await` would make the future !Send
-        // (the boxed body stream is not `Sync`).
+        first: Attempt<Box<Conn>>,
+        // Only the connect timeout, as in the async twin (where a `&Prepared` held across `.await` would make
+        // the future !Send).
         connect_timeout: Option<Duration>,
         deadlines: &Deadlines,
         // When the wait for a connection started, and where its time goes.
@@ -192,9 +219,9 @@ impl Session {
         let config = &self.inner.config;
         let pool = &self.inner.pool;
         let mut now = wait_start;
+        let mut attempt = first;
         loop {
-            let seen = pool.generation();
-            match pool.try_checkout(key, now, |c| crate::net::idle_socket_is_open(c.io.tcp(), key.tls)) {
+            match attempt {
                 Attempt::Reuse(mut pooled) => {
                     timings.pool_wait = Some(waited(wait_start, now));
                     pooled.conn.proto.set_limits(config.limits);
@@ -202,21 +229,25 @@ impl Session {
                 }
                 Attempt::Connect(slot) => {
                     timings.pool_wait = Some(waited(wait_start, now));
-                    check_request(head, length)?;
                     let (io, remote) = connect(key, &config.tls, connect_timeout, deadlines, timings)?;
                     trace::event!("connected to {remote} (tls: {}) in {:?}", key.tls, timings.connect);
                     return Ok(slot.attach(Box::new(Conn::new(io, ClientConn::new(config.limits), remote))));
                 }
-                Attempt::Wait => {
-                    now = Instant::now();
-                    let pool_left = config.pool_wait_timeout.map(|t| t.saturating_sub(now - wait_start));
-                    match deadlines.next(now, pool_left) {
-                        Some((left, _)) if left.is_zero() => return Err(Error::timeout(Phase::PoolWait)),
-                        Some((left, _)) => pool.wait_blocking(seen, left),
-                        None => pool.wait_blocking(seen, Duration::from_secs(3600)),
-                    }
-                    now = Instant::now();
+                Attempt::Wait => {}
+            }
+            // The pool is full: wait for a freed slot (the generation read before the checkout means a slot
+            // freed in between ends the wait at once), then try again.
+            let seen = pool.generation();
+            attempt = pool.try_checkout(key, now, |c| crate::net::idle_socket_is_open(c.io.tcp(), key.tls));
+            if let Attempt::Wait = attempt {
+                now = Instant::now();
+                let pool_left = config.pool_wait_timeout.map(|t| t.saturating_sub(now - wait_start));
+                match deadlines.next(now, pool_left) {
+                    Some((left, _)) if left.is_zero() => return Err(Error::timeout(Phase::PoolWait)),
+                    Some((left, _)) => pool.wait_blocking(seen, left),
+                    None => pool.wait_blocking(seen, Duration::from_secs(3600)),
                 }
+                now = Instant::now();
             }
         }
     }
@@ -225,17 +256,17 @@ impl Session {
 /// Writes the request and reads up to the final response head.
 fn send(
     conn: &mut Conn,
-    (head, length): (RequestHead<'_>, BodyLength),
-    body: &mut RequestBody<Stream>,
-    gap: Option<Duration>,
+    req: &mut Prepared<Stream>,
+    // The length: worked out once per request, by the caller.
+    (target, length): (&Target, BodyLength),
     deadlines: &Deadlines,
     config: &Config,
 ) -> Result<ResponseHead> {
-    conn.proto.send_request(head, length)?;
-    let write = Wait { deadlines: *deadlines, gap, phase: Phase::Write };
+    conn.proto.send_request(request_head(req, target, config), length)?;
+    let write = Wait { deadlines: *deadlines, gap: req.timeouts.read, phase: Phase::Write };
     // A body carries the head with it: one vectored write from memory (see `Conn::write_body`), or the
     // stream's first piece (see `send_body`).
-    if !(matches!(body, RequestBody::Bytes(_) | RequestBody::Stream(_)) && conn.proto.wants_body()) {
+    if !(matches!(req.body, RequestBody::Bytes(_) | RequestBody::Stream(_)) && conn.proto.wants_body()) {
         conn.flush(&write)?;
     }
     let mut early = None;
@@ -253,21 +284,24 @@ fn send(
             }
         }
         if early.is_none() {
-            if let Err(e) = send_body(conn, body, &write) {
-                early = Some(answer_to_failed_upload(conn, e, deadlines, gap)?);
+            if let Err(e) = send_body(conn, &mut req.body, &write) {
+                early = Some(answer_to_failed_upload(conn, e, deadlines, req.timeouts.read)?);
             }
         }
     }
     if let Some(h) = early {
         return Ok(h);
     }
-    let wait = Wait { deadlines: *deadlines, gap, phase: Phase::ResponseHead };
+    let wait = Wait { deadlines: *deadlines, gap: req.timeouts.read, phase: Phase::ResponseHead };
+    // Everything is written by now: read, without `next_event`'s flush (as the async twin does).
+    debug_assert!(conn.proto.poll_transmit().is_none());
     loop {
-        match conn.next_event(&wait)? {
-            Event::Informational(_) => {}
-            Event::Head(h) => return Ok(h),
-            _ => return Err(Error::new(ErrorKind::Protocol, "unexpected event before the response head")),
-        }
+        return match conn.read_event(&wait)? {
+            Waited::Event(Event::Informational(_)) => continue,
+            Waited::Event(Event::Head(h)) => Ok(h),
+            Waited::GapElapsed => Err(Error::timeout(wait.phase)),
+            Waited::Event(_) => Err(Error::new(ErrorKind::Protocol, "unexpected event before the response head")),
+        };
     }
 }
 
