@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, PROXY_AUTHORIZATION};
 use http::{Method, Uri};
 use reqivo_proto::h1::{BodyLength, HeaderFields, RequestHead, ResponseHead};
-use reqivo_proto::redirect::{Follow, RedirectError};
+use reqivo_proto::redirect::{Decision, Follow, RedirectError, Redirects};
 use reqivo_proto::url::Target;
 
 use crate::config::Config;
@@ -91,6 +91,21 @@ pub(crate) fn apply_redirect<St>(req: &mut Prepared<St>, follow: Follow, config:
 
 pub(crate) fn redirect_error(e: RedirectError, url: &Uri) -> Error {
     Error::new(ErrorKind::Redirect, "redirect failed").with_source(e).with_url(url)
+}
+
+/// Whether a final response head is delivered or its redirect followed, for a redirect status when the
+/// session follows redirects (the caller tests that: most responses never call this). Out of line and cold.
+#[cold]
+#[inline(never)]
+pub(crate) fn redirect_decision<St>(
+    req: &Prepared<St>,
+    redirects: &mut Redirects,
+    head: &ResponseHead,
+) -> Result<Decision, Error> {
+    let location = head.headers.get("location");
+    redirects
+        .on_response(&req.method, &req.url, head.status, location, req.body.replayable())
+        .map_err(|e| redirect_error(e, &req.url))
 }
 
 /// Whether the body must be gunzipped (its `Content-Encoding` and `Content-Length` then describe bytes the

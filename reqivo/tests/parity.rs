@@ -316,13 +316,8 @@ fn read_timeout_holds_when_the_body_moves_to_another_task() {
 parity!(write_timeout_small_pieces_peer_not_reading, |d| {
     // The same with a stream of small pieces: they are framed into the transmit buffer, and it is the
     // flush of that buffer that blocks and must time out in the write phase.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (done, wait_done) = std::sync::mpsc::channel::<()>();
-    let holder = std::thread::spawn(move || {
-        let (_socket, _) = listener.accept().unwrap();
-        let _ = wait_done.recv();
-    });
+    let peer = support::SilentPeer::start();
+    let addr = peer.addr;
     let start = std::time::Instant::now();
     // 2000-byte pieces: a batch of them stays under the size that is written straight from the pieces.
     let req = Req::post(format!("http://{addr}/")).stream(32 << 10, 2000);
@@ -332,28 +327,21 @@ parity!(write_timeout_small_pieces_peer_not_reading, |d| {
     // in a debug build.
     let took = start.elapsed();
     assert!(took >= ms(250) && took < ms(30_000), "write timeout of 300 ms fired after {took:?}");
-    done.send(()).unwrap();
-    holder.join().unwrap();
+    drop(peer);
 });
 
 parity!(write_timeout_peer_not_reading, |d| {
     // A peer that accepts and never reads: the upload fills the socket buffers, and the read timeout (which
     // also bounds a blocked write) fires in the write phase.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (done, wait_done) = std::sync::mpsc::channel::<()>();
-    let holder = std::thread::spawn(move || {
-        let (_socket, _) = listener.accept().unwrap();
-        let _ = wait_done.recv();
-    });
+    let peer = support::SilentPeer::start();
+    let addr = peer.addr;
     let start = std::time::Instant::now();
     let req = Req::post(format!("http://{addr}/")).body(vec![b'x'; 64 << 20]);
     let r = support::run(d, &Opts::new().read_timeout(ms(300)), req);
     expect_kind(r, ErrorKind::Timeout(TimeoutPhase::Write));
     let took = start.elapsed();
     assert!(took >= ms(250) && took < ms(3000), "write timeout of 300 ms fired after {took:?}");
-    done.send(()).unwrap();
-    holder.join().unwrap();
+    drop(peer);
 });
 
 parity!(total_timeout_slow_drip, |d| {

@@ -97,21 +97,10 @@ impl Wire {
             match self.io.write(bytes) {
                 Ok(n) if n > 0 => self.link.advance(n),
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                written => return Err(self.write_failed(written.err())),
+                written => return Err(self.link.write_failed(written.err())),
             }
         }
-        self.io.flush().map_err(|e| self.write_failed(Some(e)))
-    }
-
-    /// A write failed (`None`: the socket took nothing); the connection is down.
-    #[cold]
-    #[inline(never)]
-    fn write_failed(&mut self, e: Option<std::io::Error>) -> Error {
-        let e = match e {
-            Some(e) => io_error(e, Phase::Write),
-            None => Error::new(ErrorKind::Io, "connection closed while sending"),
-        };
-        self.link.fail(e, true)
+        self.io.flush().map_err(|e| self.link.write_failed(Some(e)))
     }
 
     /// One read into the codec's buffer, waiting at most until `until`; `Ok(false)` when that passed.
@@ -141,17 +130,9 @@ impl Wire {
                 return Ok(false);
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(self.read_failed(e)),
+            Err(e) => return Err(self.link.read_failed(e)),
         }
         Ok(true)
-    }
-
-    /// A read failed; the connection is down.
-    #[cold]
-    #[inline(never)]
-    fn read_failed(&mut self, e: std::io::Error) -> Error {
-        let e = Error::new(ErrorKind::Io, "I/O error while receiving WebSocket frames").with_source(e);
-        self.link.fail(e, true)
     }
 
     /// Sets the socket's read timeout for a wait of at most `left` (`None`: no bound). Out of line: a

@@ -19,7 +19,7 @@ use crate::body::MAX_PIECES;
 use crate::config::{Config, SessionBuilder};
 use crate::error::{Error, ErrorKind, Result};
 use crate::exchange::{
-    apply_redirect, body_length, check_request, gunzip, may_retry, redirect_error, request_head, response,
+    apply_redirect, body_length, check_request, gunzip, may_retry, redirect_decision, request_head, response,
 };
 use crate::pool::{waited, Attempt, Pooled, SharedPool};
 use crate::request::{sealed, Driver, LastUrl, Prepared, RequestBody, RequestBuilder};
@@ -181,12 +181,8 @@ impl AsyncSession {
             trace::event!("response {} (reused connection: {})", head.status, pooled.reused);
             timings.reused_connection = pooled.reused;
             crate::cookies::store(config.cookies.as_deref(), &req.url, &head.headers);
-            // Only a redirect status looks for a Location.
             let decision = if config.follow_redirects && head.status.is_redirection() {
-                let location = head.headers.get("location");
-                redirects
-                    .on_response(&req.method, &req.url, head.status, location, req.body.replayable())
-                    .map_err(|e| redirect_error(e, &req.url))?
+                redirect_decision(req, redirects, &head)?
             } else {
                 Decision::Deliver
             };

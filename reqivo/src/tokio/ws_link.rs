@@ -16,7 +16,7 @@ use tokio::io::AsyncWrite;
 use super::connect::{connect, Transport};
 use super::pump::{poll_read_into, Conn, Wait};
 use super::ws_split::{Reader, Role, Shared, State};
-use crate::error::{io_error, Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::net::shutdown_socket;
 use crate::response::Timings;
 use crate::websocket::{random_u64, Link, Message, Outgoing, Step, WsParams};
@@ -114,24 +114,13 @@ impl Wire {
                     self.unflushed = true;
                 }
                 Poll::Ready(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Poll::Ready(written) => return Poll::Ready(Err(self.write_failed(written.err()))),
+                Poll::Ready(written) => return Poll::Ready(Err(self.link.write_failed(written.err()))),
                 Poll::Pending => return Poll::Pending,
             }
         }
         let flushed = ready!(Pin::new(&mut self.io).poll_flush(cx));
         self.unflushed = false;
-        Poll::Ready(flushed.map_err(|e| self.write_failed(Some(e))))
-    }
-
-    /// A write failed (`None`: the socket took nothing); the connection is down.
-    #[cold]
-    #[inline(never)]
-    fn write_failed(&mut self, e: Option<std::io::Error>) -> Error {
-        let e = match e {
-            Some(e) => io_error(e, Phase::Write),
-            None => Error::new(ErrorKind::Io, "connection closed while sending"),
-        };
-        self.link.fail(e, true)
+        Poll::Ready(flushed.map_err(|e| self.link.write_failed(Some(e))))
     }
 
     /// One read into the codec's buffer.
@@ -139,17 +128,9 @@ impl Wire {
         match ready!(poll_read_into(Pin::new(&mut self.io), cx, self.link.recv_buf())) {
             Ok(n) => self.link.handle_read(n, Instant::now),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Poll::Ready(Err(self.read_failed(e))),
+            Err(e) => return Poll::Ready(Err(self.link.read_failed(e))),
         }
         Poll::Ready(Ok(()))
-    }
-
-    /// A read failed; the connection is down.
-    #[cold]
-    #[inline(never)]
-    fn read_failed(&mut self, e: std::io::Error) -> Error {
-        let e = Error::new(ErrorKind::Io, "I/O error while receiving WebSocket frames").with_source(e);
-        self.link.fail(e, true)
     }
 
     /// Shuts the socket down (once): nothing more is read or written on it.

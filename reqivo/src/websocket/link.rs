@@ -307,6 +307,25 @@ impl Link {
         error
     }
 
+    /// A read from the socket failed; the connection is down (both drivers).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn read_failed(&mut self, e: std::io::Error) -> Error {
+        let e = Error::new(ErrorKind::Io, "I/O error while receiving WebSocket frames").with_source(e);
+        self.fail(e, true)
+    }
+
+    /// A write to the socket failed (`None`: the socket took nothing); the connection is down (both drivers).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn write_failed(&mut self, e: Option<std::io::Error>) -> Error {
+        let e = match e {
+            Some(e) => crate::error::io_error(e, TimeoutPhase::Write),
+            None => Error::new(ErrorKind::Io, "connection closed while sending"),
+        };
+        self.fail(e, true)
+    }
+
     /// The recorded failure, again.
     #[inline]
     pub(crate) fn check(&self) -> Result<()> {

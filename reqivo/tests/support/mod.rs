@@ -148,3 +148,25 @@ pub fn expect_kind<T: std::fmt::Debug>(r: reqivo::Result<T>, kind: reqivo::Error
         }
     }
 }
+
+/// A peer that accepts one connection and never reads from it (so a client's writes fill the socket
+/// buffers and block), until it is dropped. Its thread is not joined: if no client ever connected, it
+/// would wait in `accept` for good.
+pub struct SilentPeer {
+    pub addr: std::net::SocketAddr,
+    _done: std::sync::mpsc::Sender<()>,
+}
+
+impl SilentPeer {
+    pub fn start() -> SilentPeer {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (done, wait_done) = std::sync::mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            let (_socket, _) = listener.accept().unwrap();
+            // Holds the socket open until the peer is dropped.
+            let _ = wait_done.recv();
+        });
+        SilentPeer { addr, _done: done }
+    }
+}
