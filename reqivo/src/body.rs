@@ -323,8 +323,7 @@ fn drain_buffered(proto: &mut ClientConn, decoder: &mut BodyDecoder, pending: &m
 }
 
 /// Body pieces decoded but not yet handed out. Most bodies decode to one piece while the head is read, so
-/// the first piece waits in place and the queue exists only for the rest (boxed: an absent queue costs
-/// its owner one word and its drop one test).
+/// the first piece waits in place and the queue exists only for the rest.
 #[derive(Debug, Default)]
 // The box is the point: one word in the body, and one test in its drop, for a queue nearly always absent.
 #[allow(clippy::box_collection)]

@@ -62,11 +62,9 @@ impl Conn {
         Ok(true)
     }
 
-    /// Writes everything the core has queued.
+    /// Writes everything the core has queued (a TLS connection is flushed even when nothing was, as in the
+    /// async twin: that writes what rustls may hold, if anything).
     pub(crate) fn flush(&mut self, wait: &Wait) -> Result<()> {
-        if self.proto.poll_transmit().is_none() {
-            return Ok(());
-        }
         while let Some(len) = self.proto.poll_transmit().map(<[u8]>::len) {
             if !self.arm(wait)? {
                 return Err(Error::timeout(Phase::Write));
